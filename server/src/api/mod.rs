@@ -1,0 +1,269 @@
+//! The HTTP API: one poem-openapi impl per tag, combined in [`service`]. In front of it the
+//! gate makes the one decision per request: which operation is this, who is calling
+//! (Bearer JWT, `X-API-KEY`, or Basic on `/api/v1`), may their role call it, and is the body
+//! within limits. Handlers then read the [`Principal`] the gate stored.
+
+pub mod error;
+mod logs;
+mod roles;
+mod security;
+mod settings;
+mod system;
+mod users;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use poem_openapi::OpenApiService;
+use poem_openapi::payload::Json;
+
+pub use error::{ApiError, ApiResult, ErrorBody};
+pub use security::Auth;
+
+use crate::auth::Principal;
+use crate::config::cidr_contains;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Unauthenticated endpoints limited to `auth.rate_per_second` per IP (seed 002).
+const RATE_LIMITED: &[&str] = &["/api/is_up", "/api/user/login"];
+
+/// All API impls, in tag order.
+pub type Apis = (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi);
+
+/// The OpenAPI service with every operation; needs no state, so `nook openapi` can print it.
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi),
+        "Nook",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Nook's JSON API: files, folders, users, roles, settings, logs and system resources. \
+         Authenticate with `Authorization: Bearer <token>` from `/api/user/login`, or `X-API-KEY`. \
+         Every error is a JSON body `{\"error\": \"...\", \"code\": \"...\"}`.",
+    )
+}
+
+/// The spec as pretty JSON, exactly as committed in `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    let mut s = service().spec();
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// Every `(path, needs_auth)` of the spec: the role map's endpoint list.
+pub fn operations() -> Vec<(String, bool)> {
+    let spec: serde_json::Value = serde_json::from_str(&service().spec()).unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(paths) = spec.get("paths").and_then(|p| p.as_object()) {
+        for (path, ops) in paths {
+            for op in ops.as_object().into_iter().flat_map(|o| o.values()) {
+                let gated = op.get("security").and_then(|s| s.as_array()).is_some_and(|a| !a.is_empty());
+                out.push((path.clone(), gated));
+            }
+        }
+    }
+    out
+}
+
+/// The address the request came from: the peer, or — only when the peer is a trusted proxy —
+/// the right-most untrusted address of `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+pub fn client_ip(state: &AppState, req: &Request) -> IpAddr {
+    let peer = req
+        .remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let trusted = state.config.trusted_networks();
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| cidr_contains(*n, ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut ip = peer;
+    for value in req.headers().get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else { continue };
+        for hop in text.split(',').rev() {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(hop_ip) => {
+                    ip = hop_ip;
+                    if !is_trusted(hop_ip) {
+                        return hop_ip;
+                    }
+                }
+                Err(_) => return ip,
+            }
+        }
+    }
+    ip
+}
+
+fn error_response(e: AppError) -> Response {
+    ApiError::from(e).into_response()
+}
+
+/// The gate in front of every API operation.
+pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let Some(state) = req.data::<Arc<AppState>>().cloned() else {
+        return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
+    };
+    let ip = client_ip(&state, &req);
+    req.extensions_mut().insert(ClientIp(ip));
+    let path = req.uri().path().to_string();
+    match state.roles.route(&path) {
+        crate::access::roles::Route::Unknown => {}
+        crate::access::roles::Route::Public => {
+            if let Some(endpoint) = RATE_LIMITED.iter().find(|e| **e == path)
+                && let Err(wait) = state.auth.defender.take_rate_token(ip, endpoint)
+            {
+                return Ok(error_response(AppError::TooManyRequests {
+                    code: "rate_limited",
+                    message: "Too many requests; slow down".into(),
+                    retry_after: wait,
+                }));
+            }
+        }
+        crate::access::roles::Route::Gated(endpoint) => {
+            let principal = match authenticate(&state, &req, ip, &path).await {
+                Ok(p) => p,
+                Err(e) => return Ok(error_response(e)),
+            };
+            if !state.roles.allowed(&principal.role, &endpoint) {
+                state.audit.record(
+                    crate::audit::AuditEvent::new("forbidden")
+                        .actor(&principal.username)
+                        .ip(Some(ip))
+                        .outcome("denied")
+                        .detail(endpoint.clone()),
+                );
+                return Ok((StatusCode::FORBIDDEN, ErrorBody::new("role_forbidden", "Unauthorized")).into_response());
+            }
+            req.extensions_mut().insert(principal);
+        }
+    }
+    if let Err(e) = limit_json_body(&state, &mut req).await {
+        return Ok(error_response(e));
+    }
+    let mut resp = ep.call(req).await?.into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// Credentials from headers only (never the query string).
+async fn authenticate(state: &AppState, req: &Request, ip: IpAddr, path: &str) -> Result<Principal, AppError> {
+    let authz = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if let Some(value) = authz {
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return state.auth.authenticate_token(rest.trim());
+        }
+        if scheme.eq_ignore_ascii_case("basic") && path.starts_with("/api/v1/") {
+            let (user, pass) = decode_basic(rest.trim())
+                .ok_or_else(|| AppError::unauthorized("unauthorized", "Malformed Basic credentials"))?;
+            return state.auth.authenticate_basic(&user, &pass, ip).await;
+        }
+    }
+    if let Some(key) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return state.auth.authenticate_api_key(key.trim(), ip).await;
+    }
+    Err(AppError::unauthorized("unauthorized", "Unauthorized"))
+}
+
+fn decode_basic(b64: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
+/// Reads a JSON (or any non-streaming) body with a byte limit counted while reading, so a
+/// chunked body cannot slip past it.
+async fn limit_json_body(state: &AppState, req: &mut Request) -> Result<(), AppError> {
+    let limit = usize::try_from(state.config.http.json_body_limit).unwrap_or(usize::MAX);
+    let too_large = || AppError::TooLarge { code: "too_large", message: format!("Request body exceeds {limit} bytes") };
+    if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(too_large());
+    }
+    let body = req.take_body();
+    match body.into_bytes_limit(limit).await {
+        Ok(bytes) => {
+            req.set_body(Body::from(bytes));
+            Ok(())
+        }
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => Err(too_large()),
+        Err(e) => Err(AppError::bad_request("body_unreadable", format!("Cannot read request body: {e}"))),
+    }
+}
+
+/// Turns any error that escaped (parse errors, unknown routes, wrong methods) into the JSON
+/// error body, keeping responses that are already JSON.
+pub async fn json_errors(err: poem::Error) -> Response {
+    let status = err.status();
+    let message = err.to_string();
+    let resp = err.into_response();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (code, text) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "Not found".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed".to_string()),
+        StatusCode::UNAUTHORIZED => ("unauthorized", "Unauthorized".to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "Request body too large".to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", message),
+        s if s.is_client_error() => ("bad_request", message),
+        _ => {
+            tracing::error!(error = %message, "unhandled error");
+            ("internal", "internal error".to_string())
+        }
+    };
+    (status, ErrorBody::new(code, text)).into_response()
+}
+
+
+/// Tags group operations in the docs and the role editor.
+#[derive(poem_openapi::Tags)]
+pub enum Tag {
+    /// Server status and version.
+    System,
+    /// Login, sessions and user accounts.
+    Users,
+    /// The role map: which roles may call which endpoints.
+    Roles,
+    /// The audit log.
+    Logs,
+    /// Run-time settings.
+    Settings,
+}
+
+/// `{"status": "..."}`, the seed's success body.
+#[derive(Debug, Clone, poem_openapi::Object)]
+pub struct StatusBody {
+    /// What happened.
+    pub status: String,
+}
+
+impl StatusBody {
+    pub fn new(s: &str) -> Json<StatusBody> {
+        Json(StatusBody { status: s.to_string() })
+    }
+}
+
+/// The caller's address as the gate saw it.
+pub fn ip_of(req: &Request) -> Option<IpAddr> {
+    req.extensions().get::<ClientIp>().map(|c| c.0)
+}

@@ -1,0 +1,45 @@
+//! The role map (seed 002 `/api/role/*`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::OpenApi;
+use poem_openapi::payload::Json;
+
+use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
+use crate::audit::AuditEvent;
+use crate::state::AppState;
+
+pub struct RolesApi;
+
+#[OpenApi(tag = "Tag::Roles")]
+impl RolesApi {
+    /// The whole role map: every endpoint with the roles allowed to call it.
+    #[oai(path = "/api/role/get", method = "get", operation_id = "get_roles")]
+    async fn get(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> Json<BTreeMap<String, Vec<String>>> {
+        Json(state.roles.map())
+    }
+
+    /// Replace the roles of the endpoints named in the body (others stay); `admin` always stays.
+    #[oai(path = "/api/role/edit", method = "post", operation_id = "edit_roles")]
+    async fn edit(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<BTreeMap<String, Vec<String>>>,
+    ) -> ApiResult<Json<StatusBody>> {
+        let detail = serde_json::to_string(&body.0).unwrap_or_default();
+        state.roles.edit(body.0).await?;
+        state.audit.record(AuditEvent::new("role_edit").actor(&auth.principal().username).ip(ip_of(req)).detail(detail));
+        Ok(StatusBody::new("Roles updated"))
+    }
+
+    /// The caller's role: every endpoint with whether the caller may call it.
+    #[oai(path = "/api/role/self", method = "get", operation_id = "get_role_self")]
+    async fn role_self(&self, state: Data<&Arc<AppState>>, auth: Auth) -> Json<BTreeMap<String, bool>> {
+        Json(state.roles.for_role(&auth.principal().role))
+    }
+}

@@ -1,0 +1,90 @@
+//! Run-time settings (seed 002 `/api/get_settings`, `/api/update_settings`).
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::Value;
+
+use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
+use crate::audit::AuditEvent;
+use crate::error::AppError;
+use crate::settings::{DEFS, Kind};
+use crate::state::AppState;
+
+pub struct SettingsApi;
+
+/// One setting with its type and help, for forms.
+#[derive(Debug, Object)]
+pub struct SettingInfo {
+    /// Setting key.
+    pub key: String,
+    /// Current value.
+    pub value: Value,
+    /// Value when never set.
+    pub default: Value,
+    /// `text`, `integer` or `boolean`.
+    pub kind: String,
+    /// Smallest allowed integer (integers only).
+    pub min: Option<i64>,
+    /// Largest allowed integer, or longest text.
+    pub max: Option<i64>,
+    /// What the setting does.
+    pub help: String,
+}
+
+#[OpenApi(tag = "Tag::Settings")]
+impl SettingsApi {
+    /// Every setting as one object of key → value.
+    #[oai(path = "/api/get_settings", method = "get", operation_id = "get_settings")]
+    async fn get_settings(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> Json<std::collections::BTreeMap<String, Value>> {
+        Json((*state.settings.all()).clone())
+    }
+
+    /// Change settings: an object of key → new value; unknown keys and bad values are refused
+    /// and nothing is changed.
+    #[oai(path = "/api/update_settings", method = "post", operation_id = "update_settings")]
+    async fn update_settings(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<Value>,
+    ) -> ApiResult<Json<StatusBody>> {
+        let Value::Object(changes) = body.0 else {
+            return Err(AppError::bad_request("settings_missing", "No settings provided").into());
+        };
+        let detail = Value::Object(changes.clone()).to_string();
+        state.settings.update(changes).await?;
+        state.audit.record(AuditEvent::new("settings_update").actor(&auth.principal().username).ip(ip_of(req)).detail(detail));
+        Ok(StatusBody::new("Settings updated"))
+    }
+
+    /// Every setting with its type, limits, default and help text.
+    #[oai(path = "/api/settings/info", method = "get", operation_id = "get_settings_info")]
+    async fn info(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> Json<Vec<SettingInfo>> {
+        let values = state.settings.all();
+        Json(
+            DEFS.iter()
+                .map(|d| {
+                    let (kind, min, max) = match d.kind {
+                        Kind::Text(max) => ("text", None, i64::try_from(max).ok()),
+                        Kind::Int(lo, hi) => ("integer", Some(lo), Some(hi)),
+                        Kind::Bool => ("boolean", None, None),
+                    };
+                    SettingInfo {
+                        key: d.key.to_string(),
+                        value: values.get(d.key).cloned().unwrap_or(Value::Null),
+                        default: (d.default)(),
+                        kind: kind.to_string(),
+                        min,
+                        max,
+                        help: d.help.to_string(),
+                    }
+                })
+                .collect(),
+        )
+    }
+}

@@ -1,0 +1,139 @@
+//! The audit log. Events go through a bounded channel to one batch writer, so recording costs a
+//! request almost nothing; readers call [`Audit::flush`] first, so they see every event recorded
+//! before their request. Control characters in recorded text are escaped.
+
+use std::net::IpAddr;
+
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{self, AuditRow};
+
+/// One thing that happened.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub action: &'static str,
+    pub actor: String,
+    pub ip: String,
+    pub outcome: &'static str,
+    pub detail: String,
+}
+
+impl AuditEvent {
+    pub fn new(action: &'static str) -> Self {
+        Self { action, actor: String::new(), ip: String::new(), outcome: "ok", detail: String::new() }
+    }
+    pub fn actor(mut self, actor: &str) -> Self {
+        self.actor = actor.to_string();
+        self
+    }
+    pub fn ip(mut self, ip: Option<IpAddr>) -> Self {
+        self.ip = ip.map(|i| i.to_string()).unwrap_or_default();
+        self
+    }
+    pub fn outcome(mut self, outcome: &'static str) -> Self {
+        self.outcome = outcome;
+        self
+    }
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+}
+
+enum Msg {
+    Event(AuditRow),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the audit writer; cheap to clone.
+#[derive(Clone)]
+pub struct Audit {
+    tx: mpsc::Sender<Msg>,
+}
+
+const CHANNEL: usize = 4096;
+const BATCH: usize = 512;
+
+impl Audit {
+    /// Starts the writer task; it ends when every handle is dropped, after writing what is queued.
+    pub fn start(db: DatabaseConnection) -> (Audit, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        let task = tokio::spawn(writer(db, rx));
+        (Audit { tx }, task)
+    }
+
+    /// Queues an event. Never blocks: if the queue is full the event is handed to a task.
+    pub fn record(&self, ev: AuditEvent) {
+        let row = AuditRow {
+            id: 0,
+            timestamp: Utc::now(),
+            action: ev.action.to_string(),
+            ip: escape_control(&ev.ip),
+            actor: escape_control(&ev.actor),
+            outcome: ev.outcome.to_string(),
+            detail: escape_control(&ev.detail),
+        };
+        if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(Msg::Event(row)) {
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(msg).await;
+            });
+        }
+    }
+
+    /// Waits until everything recorded so far is in the database.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn writer(db: DatabaseConnection, mut rx: mpsc::Receiver<Msg>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut waiters = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Event(row) => batch.push(row),
+                Msg::Flush(done) => waiters.push(done),
+            }
+            if batch.len() < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            let rows = std::mem::take(&mut batch);
+            let n = rows.len();
+            if let Err(e) = db::insert_audit(&db, rows).await {
+                tracing::error!(error = %e, events = n, "audit write failed");
+            }
+        }
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}
+
+/// Escapes control characters so a recorded name or path cannot forge log lines.
+pub fn escape_control(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(super::escape_control("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
+        assert_eq!(super::escape_control("plain/path"), "plain/path");
+    }
+}

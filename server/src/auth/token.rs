@@ -1,0 +1,68 @@
+//! Login tokens: HS256 JWTs with the algorithm pinned and `exp` required. A token names the
+//! user and the user's `token_version` when it was issued; bumping the version (logout,
+//! password or role change, disable, delete) kills every older token at once.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+
+/// Claims Nook puts in a token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id, as a string (JWT `sub`).
+    pub sub: String,
+    /// The user's token version at issue time.
+    pub ver: i64,
+    /// Issued at (seconds since the epoch).
+    pub iat: u64,
+    /// Expiry (seconds since the epoch).
+    pub exp: u64,
+}
+
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl TokenService {
+    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 30;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+        }
+    }
+
+    /// Issues a token for `user_id` at `version`; returns it with its lifetime in seconds.
+    pub fn issue(&self, user_id: i64, version: i64) -> AppResult<(String, u64)> {
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        let claims = Claims { sub: user_id.to_string(), ver: version, iat: now, exp: now + self.ttl.as_secs() };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AppError::internal(format!("jwt encode: {e}")))?;
+        Ok((token, self.ttl.as_secs()))
+    }
+
+    /// Verifies signature, algorithm and expiry; 401 `token_expired` or `token_invalid`.
+    pub fn verify(&self, token: &str) -> AppResult<(i64, i64)> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    AppError::unauthorized("token_expired", "Token expired")
+                }
+                _ => AppError::unauthorized("token_invalid", "Invalid token"),
+            }
+        })?;
+        let id = data.claims.sub.parse::<i64>().map_err(|_| AppError::unauthorized("token_invalid", "Invalid token"))?;
+        Ok((id, data.claims.ver))
+    }
+}

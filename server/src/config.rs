@@ -1,0 +1,446 @@
+//! Configuration: one [`Config`] struct built from layers, lowest first — defaults, a TOML file
+//! (`--config` or `NOOK_CONFIG`), `NOOK_*` environment variables (`__` nests: `NOOK_AUTH__BAN_TIME`),
+//! then command-line flags. Secrets may also come from files: `<key>_file` in TOML or
+//! `NOOK_<KEY>_FILE` in the environment. Nothing else in Nook reads the environment.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use toml::Value;
+
+/// Keys whose value may be read from a file named by `<key>_file`.
+const SECRET_KEYS: &[&str] = &["admin_password", "jwt_secret", "database_url"];
+
+/// Nook's whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds, e.g. `127.0.0.1:8080` (`:0` picks a free port).
+    pub listen: String,
+    /// Folder for the database, the JWT secret and generated files.
+    pub data_dir: PathBuf,
+    /// Storage root that users browse; default `<data_dir>/files`.
+    pub root: Option<PathBuf>,
+    /// `sqlite://path` (default `<data_dir>/nook.db`) or `postgres://user:pass@host/db`.
+    pub database_url: Option<String>,
+    /// Name of the admin created on first start.
+    pub admin_user: String,
+    /// Password of the admin created on first start; random and printed once when unset.
+    pub admin_password: Option<String>,
+    /// HS256 secret for tokens; generated and stored in `<data_dir>/jwt_secret` when unset.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of login tokens, e.g. `24h`.
+    pub token_ttl: Dur,
+    /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDRs).
+    pub trusted_proxies: Vec<String>,
+    /// Log filter, e.g. `info` or `nook=debug,info`.
+    pub log: String,
+    /// Login, password hashing and brute-force defence.
+    pub auth: AuthConfig,
+    /// HTTP limits and headers.
+    pub http: HttpConfig,
+}
+
+/// `[auth]`: password hashing and the login defender.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations.
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Delay added to every failed login.
+    pub failure_delay: Dur,
+    /// Failed logins from one IP within `failure_window` before that IP is banned.
+    pub max_failures_per_ip: u32,
+    /// Failed logins for one account within `failure_window` before the IP trying is banned.
+    pub max_failures_per_user: u32,
+    /// Window in which failures are counted.
+    pub failure_window: Dur,
+    /// How long a ban lasts.
+    pub ban_time: Dur,
+    /// Requests per second per IP allowed on `/api/user/login` and `/api/is_up`.
+    pub rate_per_second: u32,
+    /// Burst allowed above that rate.
+    pub rate_burst: u32,
+}
+
+/// `[http]`: limits and headers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest JSON request body in bytes.
+    pub json_body_limit: u64,
+    /// CSP `frame-ancestors` value for the web app.
+    pub frame_ancestors: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./nook-data"),
+            root: None,
+            database_url: None,
+            admin_user: "admin".into(),
+            admin_password: None,
+            jwt_secret: None,
+            token_ttl: Dur(Duration::from_secs(24 * 3600)),
+            trusted_proxies: Vec::new(),
+            log: "info".into(),
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            failure_delay: Dur(Duration::from_millis(500)),
+            max_failures_per_ip: 10,
+            max_failures_per_user: 5,
+            failure_window: Dur(Duration::from_secs(15 * 60)),
+            ban_time: Dur(Duration::from_secs(15 * 60)),
+            rate_per_second: 1,
+            rate_burst: 1,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { json_body_limit: 1024 * 1024, frame_ancestors: "'self'".into() }
+    }
+}
+
+/// Values given on the command line; they win over every other layer.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub root: Option<PathBuf>,
+}
+
+/// A configuration that could not be loaded; the message says which key or file.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Builds the configuration from every layer, reading the real process environment.
+    pub fn load(flags: &Overrides) -> Result<Config, ConfigError> {
+        Self::load_from(flags, std::env::vars())
+    }
+
+    /// Builds the configuration from the given environment (tests pass their own).
+    pub fn load_from(
+        flags: &Overrides,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        let defaults = Value::try_from(Config::default()).map_err(|e| ConfigError(e.to_string()))?;
+        let mut merged = defaults.clone();
+
+        let file = flags.config.clone().or_else(|| env.get("NOOK_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", file.display())))?;
+            let layer: Value = toml::from_str(&text)
+                .map_err(|e| ConfigError(format!("{}: {e}", file.display())))?;
+            merge(&mut merged, layer);
+        }
+        merge(&mut merged, env_layer(&env, &defaults));
+
+        let mut cli = toml::Table::new();
+        if let Some(v) = &flags.listen {
+            cli.insert("listen".into(), Value::String(v.clone()));
+        }
+        if let Some(v) = &flags.data_dir {
+            cli.insert("data_dir".into(), Value::String(v.display().to_string()));
+        }
+        if let Some(v) = &flags.root {
+            cli.insert("root".into(), Value::String(v.display().to_string()));
+        }
+        merge(&mut merged, Value::Table(cli));
+
+        resolve_secret_files(&mut merged)?;
+        let config: Config = merged.try_into().map_err(|e: toml::de::Error| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for p in &self.trusted_proxies {
+            parse_cidr(p).ok_or_else(|| ConfigError(format!("trusted_proxies: `{p}` is not an IP or CIDR")))?;
+        }
+        if self.auth.rate_per_second == 0 {
+            return Err(ConfigError("auth.rate_per_second must be at least 1".into()));
+        }
+        if self.token_ttl.0 < Duration::from_secs(60) {
+            return Err(ConfigError("token_ttl must be at least 1m".into()));
+        }
+        Ok(())
+    }
+
+    /// The storage root users browse.
+    pub fn root_dir(&self) -> PathBuf {
+        self.root.clone().unwrap_or_else(|| self.data_dir.join("files"))
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("nook.db").display()))
+    }
+
+    /// Trusted proxy networks, parsed.
+    pub fn trusted_networks(&self) -> Vec<(IpAddr, u8)> {
+        self.trusted_proxies.iter().filter_map(|p| parse_cidr(p)).collect()
+    }
+}
+
+/// Turns `NOOK_A__B=v` into `{a: {b: v}}`, typed like the default at that key (so a numeric
+/// password stays a string and a numeric limit becomes a number).
+fn env_layer(env: &BTreeMap<String, String>, defaults: &Value) -> Value {
+    let mut root = toml::Table::new();
+    for (key, raw) in env {
+        let Some(rest) = key.strip_prefix("NOOK_") else { continue };
+        if rest == "CONFIG" || rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+        let default_at = path.iter().try_fold(defaults, |v, k| v.get(k));
+        let value = match default_at {
+            Some(Value::Integer(_)) => raw.parse::<i64>().map(Value::Integer).unwrap_or(Value::String(raw.clone())),
+            Some(Value::Boolean(_)) => match raw.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Value::Boolean(true),
+                "0" | "false" | "no" | "off" => Value::Boolean(false),
+                _ => Value::String(raw.clone()),
+            },
+            Some(Value::Array(_)) => {
+                let parsed: Option<Value> = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                    .ok()
+                    .and_then(|mut t| t.remove("v"))
+                    .filter(Value::is_array);
+                parsed.unwrap_or_else(|| {
+                    Value::Array(
+                        raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.into())).collect(),
+                    )
+                })
+            }
+            _ => Value::String(raw.clone()),
+        };
+        let mut table = &mut root;
+        for (i, seg) in path.iter().enumerate() {
+            if i + 1 == path.len() {
+                table.insert(seg.clone(), value.clone());
+            } else {
+                let entry = table.entry(seg.clone()).or_insert_with(|| Value::Table(toml::Table::new()));
+                if !entry.is_table() {
+                    *entry = Value::Table(toml::Table::new());
+                }
+                let Value::Table(t) = entry else { break };
+                table = t;
+            }
+        }
+    }
+    Value::Table(root)
+}
+
+fn merge(base: &mut Value, layer: Value) {
+    match (base, layer) {
+        (Value::Table(b), Value::Table(l)) => {
+            for (k, v) in l {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, l) => *b = l,
+    }
+}
+
+/// Replaces `<secret>_file` keys by the file's content (one trailing newline trimmed).
+fn resolve_secret_files(v: &mut Value) -> Result<(), ConfigError> {
+    let Value::Table(t) = v else { return Ok(()) };
+    for key in SECRET_KEYS {
+        let file_key = format!("{key}_file");
+        if let Some(path) = t.remove(&file_key) {
+            let Value::String(path) = path else {
+                return Err(ConfigError(format!("{file_key} must be a path")));
+            };
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("{file_key}: cannot read {path}: {e}")))?;
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            t.insert((*key).to_string(), Value::String(text.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Parses `1.2.3.4`, `1.2.3.0/24`, `::1` or `fd00::/8`.
+pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (ip, bits) = match s.split_once('/') {
+        Some((ip, bits)) => (ip.trim().parse::<IpAddr>().ok()?, Some(bits.trim().parse::<u8>().ok()?)),
+        None => (s.trim().parse::<IpAddr>().ok()?, None),
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = bits.unwrap_or(max);
+    (bits <= max).then_some((ip, bits))
+}
+
+/// Whether `ip` lies in the network `(net, bits)`.
+pub fn cidr_contains((net, bits): (IpAddr, u8), ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+/// A duration written as `90`, `30s`, `15m`, `24h` or `7d` (a bare number is seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub fn parse(s: &str) -> Option<Dur> {
+        let s = s.trim();
+        let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
+        let n: u64 = num.parse().ok()?;
+        let secs = match unit.trim() {
+            "" | "s" => Some(n),
+            "ms" => return Some(Dur(Duration::from_millis(n))),
+            "m" => n.checked_mul(60),
+            "h" => n.checked_mul(3600),
+            "d" => n.checked_mul(86400),
+            _ => None,
+        }?;
+        Some(Dur(Duration::from_secs(secs)))
+    }
+}
+
+impl std::fmt::Display for Dur {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.as_millis();
+        let s = self.0.as_secs();
+        if ms % 1000 != 0 {
+            write!(f, "{ms}ms")
+        } else if s != 0 && s % 86400 == 0 {
+            write!(f, "{}d", s / 86400)
+        } else if s != 0 && s % 3600 == 0 {
+            write!(f, "{}h", s / 3600)
+        } else if s != 0 && s % 60 == 0 {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(n) => Ok(Dur(Duration::from_secs(n))),
+            Raw::Text(t) => Dur::parse(&t)
+                .ok_or_else(|| serde::de::Error::custom(format!("`{t}` is not a duration (e.g. 30s, 15m, 24h)"))),
+        }
+    }
+}
+
+/// Creates `dir` (and parents) if missing.
+pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn layers_apply_lowest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("nook.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:1\"\nlog = \"debug\"\n[auth]\nban_time = \"1h\"\n").expect("write");
+        let flags = Overrides { config: Some(file), listen: Some("127.0.0.1:9".into()), ..Default::default() };
+        let c = Config::load_from(&flags, env(&[("NOOK_LOG", "warn"), ("NOOK_AUTH__MAX_FAILURES_PER_IP", "3")]))
+            .expect("load");
+        assert_eq!(c.listen, "127.0.0.1:9");
+        assert_eq!(c.log, "warn");
+        assert_eq!(c.auth.max_failures_per_ip, 3);
+        assert_eq!(c.auth.ban_time, Dur(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn numeric_secret_from_env_stays_a_string_and_file_secrets_are_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("s");
+        std::fs::write(&secret, "from-file\n").expect("write");
+        let c = Config::load_from(
+            &Overrides::default(),
+            env(&[("NOOK_ADMIN_PASSWORD", "12345678"), ("NOOK_JWT_SECRET_FILE", secret.to_str().expect("utf8"))]),
+        )
+        .expect("load");
+        assert_eq!(c.admin_password.as_deref(), Some("12345678"));
+        assert_eq!(c.jwt_secret.as_deref(), Some("from-file"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("nook.toml");
+        std::fs::write(&file, "lissen = \"x\"\n").expect("write");
+        let flags = Overrides { config: Some(file), ..Default::default() };
+        assert!(Config::load_from(&flags, env(&[])).is_err());
+        assert!(Config::load_from(&Overrides::default(), env(&[("NOOK_TOKEN_TTL", "soon")])).is_err());
+        assert!(Config::load_from(&Overrides::default(), env(&[("NOOK_TRUSTED_PROXIES", "10.0.0.0/99")])).is_err());
+    }
+
+    #[test]
+    fn cidr_matching_is_by_bits() {
+        let net = parse_cidr("10.1.0.0/16").expect("cidr");
+        assert!(cidr_contains(net, "10.1.200.3".parse().expect("ip")));
+        assert!(!cidr_contains(net, "10.2.0.1".parse().expect("ip")));
+        assert!(cidr_contains(parse_cidr("127.0.0.1").expect("ip"), "::ffff:127.0.0.1".parse().expect("ip")));
+    }
+}

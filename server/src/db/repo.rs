@@ -1,0 +1,284 @@
+//! Repository functions: the only code that names entities. They take and return plain structs.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+};
+
+use super::entity::{audit, role_grant, setting, user};
+use crate::error::{AppError, AppResult};
+
+/// A user as stored. `paths` and `paths_write` are canonical virtual paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub name: String,
+    pub ip: String,
+    pub role: String,
+    pub ftp_users: String,
+    pub paths: Vec<String>,
+    pub paths_write: Vec<String>,
+    pub settings: String,
+    pub api_key_hash: Option<String>,
+    pub api_key_prefix: Option<String>,
+    pub token_version: i64,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<user::Model> for UserRow {
+    fn from(m: user::Model) -> Self {
+        Self {
+            id: m.id,
+            username: m.username,
+            password_hash: m.password_hash,
+            name: m.name,
+            ip: m.ip,
+            role: m.role,
+            ftp_users: m.ftp_users,
+            paths: serde_json::from_str(&m.paths).unwrap_or_default(),
+            paths_write: serde_json::from_str(&m.paths_write).unwrap_or_default(),
+            settings: m.settings,
+            api_key_hash: m.api_key_hash,
+            api_key_prefix: m.api_key_prefix,
+            token_version: m.token_version,
+            disabled: m.disabled,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+fn user_active(u: &UserRow) -> user::ActiveModel {
+    user::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        username: Set(u.username.clone()),
+        password_hash: Set(u.password_hash.clone()),
+        name: Set(u.name.clone()),
+        ip: Set(u.ip.clone()),
+        role: Set(u.role.clone()),
+        ftp_users: Set(u.ftp_users.clone()),
+        paths: Set(serde_json::to_string(&u.paths).unwrap_or_else(|_| "[]".into())),
+        paths_write: Set(serde_json::to_string(&u.paths_write).unwrap_or_else(|_| "[]".into())),
+        settings: Set(u.settings.clone()),
+        api_key_hash: Set(u.api_key_hash.clone()),
+        api_key_prefix: Set(u.api_key_prefix.clone()),
+        token_version: Set(u.token_version),
+        disabled: Set(u.disabled),
+        created_at: Set(u.created_at),
+        updated_at: Set(u.updated_at),
+    }
+}
+
+fn unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+pub async fn list_users(db: &impl ConnectionTrait) -> AppResult<Vec<UserRow>> {
+    Ok(user::Entity::find().order_by_asc(user::Column::Id).all(db).await?.into_iter().map(UserRow::from).collect())
+}
+
+pub async fn find_user(db: &impl ConnectionTrait, id: i64) -> AppResult<Option<UserRow>> {
+    Ok(user::Entity::find_by_id(id).one(db).await?.map(UserRow::from))
+}
+
+pub async fn find_user_by_name(db: &impl ConnectionTrait, username: &str) -> AppResult<Option<UserRow>> {
+    Ok(user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await?.map(UserRow::from))
+}
+
+pub async fn count_users(db: &impl ConnectionTrait) -> AppResult<u64> {
+    Ok(user::Entity::find().count(db).await?)
+}
+
+/// Inserts a user; `id` is ignored and assigned. A taken username gives 409 `user_exists`.
+pub async fn insert_user(db: &impl ConnectionTrait, u: &UserRow) -> AppResult<UserRow> {
+    match user_active(u).insert(db).await {
+        Ok(m) => Ok(m.into()),
+        Err(e) if unique_violation(&e) => Err(AppError::conflict("user_exists", "A user with that name already exists")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes every column of `u` to the row with `u.id`.
+pub async fn save_user(db: &impl ConnectionTrait, u: &UserRow) -> AppResult<UserRow> {
+    let mut am = user_active(u);
+    am.id = sea_orm::ActiveValue::Unchanged(u.id);
+    match am.update(db).await {
+        Ok(m) => Ok(m.into()),
+        Err(e) if unique_violation(&e) => Err(AppError::conflict("user_exists", "A user with that name already exists")),
+        Err(DbErr::RecordNotUpdated) => Err(AppError::not_found("user_not_found", "User not found")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete_user(db: &impl ConnectionTrait, id: i64) -> AppResult<bool> {
+    Ok(user::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
+}
+
+/// Enabled users holding `role`.
+pub async fn count_enabled_with_role(db: &impl ConnectionTrait, role: &str) -> AppResult<u64> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq(role))
+        .filter(user::Column::Disabled.eq(false))
+        .count(db)
+        .await?)
+}
+
+/// Runs `f` in one transaction.
+pub async fn in_transaction<T, F>(db: &DatabaseConnection, f: F) -> AppResult<T>
+where
+    T: Send,
+    F: for<'c> FnOnce(
+            &'c sea_orm::DatabaseTransaction,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<T>> + Send + 'c>>
+        + Send,
+{
+    Ok(db.transaction::<_, T, AppError>(f).await?)
+}
+
+// ---- roles ----
+
+/// Every (endpoint, role) grant.
+pub async fn load_grants(db: &impl ConnectionTrait) -> AppResult<Vec<(String, String)>> {
+    Ok(role_grant::Entity::find()
+        .order_by_asc(role_grant::Column::Endpoint)
+        .order_by_asc(role_grant::Column::Role)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.endpoint, m.role))
+        .collect())
+}
+
+/// Adds grants, ignoring ones that exist.
+pub async fn add_grants(db: &impl ConnectionTrait, grants: &[(String, String)]) -> AppResult<()> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let models = grants.iter().map(|(e, r)| role_grant::ActiveModel { endpoint: Set(e.clone()), role: Set(r.clone()) });
+    role_grant::Entity::insert_many(models)
+        .on_conflict(OnConflict::columns([role_grant::Column::Endpoint, role_grant::Column::Role]).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Replaces the roles allowed on `endpoint`.
+pub async fn set_endpoint_roles(db: &impl ConnectionTrait, endpoint: &str, roles: &[String]) -> AppResult<()> {
+    role_grant::Entity::delete_many().filter(role_grant::Column::Endpoint.eq(endpoint)).exec(db).await?;
+    let grants: Vec<(String, String)> = roles.iter().map(|r| (endpoint.to_string(), r.clone())).collect();
+    add_grants(db, &grants).await
+}
+
+/// Removes `role` from every endpoint.
+pub async fn remove_role_everywhere(db: &impl ConnectionTrait, role: &str) -> AppResult<()> {
+    role_grant::Entity::delete_many().filter(role_grant::Column::Role.eq(role)).exec(db).await?;
+    Ok(())
+}
+
+// ---- audit log ----
+
+/// One audit event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub id: i64,
+    pub timestamp: DateTime<Utc>,
+    pub action: String,
+    pub ip: String,
+    pub actor: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// Filters for [`query_audit`]; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub ip: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+pub async fn insert_audit(db: &impl ConnectionTrait, rows: Vec<AuditRow>) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let models = rows.into_iter().map(|r| audit::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        timestamp: Set(r.timestamp),
+        action: Set(r.action),
+        ip: Set(r.ip),
+        actor: Set(r.actor),
+        outcome: Set(r.outcome),
+        detail: Set(r.detail),
+    });
+    audit::Entity::insert_many(models).exec(db).await?;
+    Ok(())
+}
+
+/// Newest first.
+pub async fn query_audit(db: &impl ConnectionTrait, f: &AuditFilter) -> AppResult<Vec<AuditRow>> {
+    let mut q = audit::Entity::find();
+    if let Some(a) = &f.action {
+        q = q.filter(audit::Column::Action.eq(a.as_str()));
+    }
+    if let Some(a) = &f.actor {
+        q = q.filter(audit::Column::Actor.eq(a.as_str()));
+    }
+    if let Some(ip) = &f.ip {
+        q = q.filter(audit::Column::Ip.eq(ip.as_str()));
+    }
+    if let Some(since) = f.since {
+        q = q.filter(audit::Column::Timestamp.gte(since));
+    }
+    let rows = q.order_by_desc(audit::Column::Id).offset(f.offset).limit(f.limit).all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| AuditRow {
+            id: m.id,
+            timestamp: m.timestamp,
+            action: m.action,
+            ip: m.ip,
+            actor: m.actor,
+            outcome: m.outcome,
+            detail: m.detail,
+        })
+        .collect())
+}
+
+/// Deletes events older than `before`; returns how many.
+pub async fn prune_audit(db: &impl ConnectionTrait, before: DateTime<Utc>) -> AppResult<u64> {
+    Ok(audit::Entity::delete_many()
+        .filter(audit::Column::Timestamp.lt(before))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+// ---- settings ----
+
+pub async fn load_settings(db: &impl ConnectionTrait) -> AppResult<Vec<(String, String)>> {
+    Ok(setting::Entity::find().all(db).await?.into_iter().map(|m| (m.key, m.value)).collect())
+}
+
+/// Inserts or replaces one setting (value is JSON text).
+pub async fn put_setting(db: &impl ConnectionTrait, key: &str, value: &str) -> AppResult<()> {
+    let am = setting::ActiveModel { key: Set(key.into()), value: Set(value.into()), updated_at: Set(Utc::now()) };
+    setting::Entity::insert(am)
+        .on_conflict(
+            OnConflict::column(setting::Column::Key)
+                .update_columns([setting::Column::Value, setting::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+

@@ -1,0 +1,205 @@
+//! Nook: a self-hosted NAS file manager in one binary — a JSON API with generated OpenAPI docs,
+//! an embedded web app and (later) an FTP server, over SQLite or PostgreSQL.
+
+pub mod access;
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod settings;
+pub mod state;
+pub mod users;
+pub mod web;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::http::{HeaderValue, header};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{Endpoint, EndpointExt, Route, Server};
+use rand::RngCore;
+
+use crate::access::RoleService;
+use crate::audit::Audit;
+use crate::auth::AuthService;
+use crate::config::Config;
+use crate::settings::SettingsService;
+use crate::state::AppState;
+use crate::users::UserService;
+
+/// A start-up failure, with a message for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+impl From<error::AppError> for StartError {
+    fn from(e: error::AppError) -> Self {
+        StartError(e.to_string())
+    }
+}
+
+impl From<sea_orm::DbErr> for StartError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        StartError(format!("database: {e}"))
+    }
+}
+
+/// Opens the database and applies migrations.
+pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnection, StartError> {
+    config::ensure_dir(&config.data_dir)
+        .map_err(|e| StartError(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
+    let db = db::connect(&config.database_url()).await?;
+    db::migrate(&db).await?;
+    Ok(db)
+}
+
+/// Reads the JWT secret from config, or from `<data_dir>/jwt_secret`, generating it (0600)
+/// on first start.
+fn jwt_secret(config: &Config) -> Result<Vec<u8>, StartError> {
+    if let Some(s) = &config.jwt_secret {
+        if s.len() < 32 {
+            return Err(StartError("jwt_secret must have at least 32 characters".into()));
+        }
+        return Ok(s.as_bytes().to_vec());
+    }
+    let path = config.data_dir.join("jwt_secret");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => return Err(StartError(format!("{} is too short; delete it to make a new one", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StartError(format!("cannot read {}: {e}", path.display()))),
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    write_private(&path, secret.as_bytes()).map_err(|e| StartError(format!("cannot write {}: {e}", path.display())))?;
+    Ok(secret.into_bytes())
+}
+
+/// Writes a file readable only by its owner, atomically (temp file + rename).
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Builds every service. Returns the state and the audit writer's task (awaited at shutdown).
+pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::JoinHandle<()>), StartError> {
+    let root = config.root_dir();
+    config::ensure_dir(&root).map_err(|e| StartError(format!("cannot create storage root {}: {e}", root.display())))?;
+    let db = open_database(&config).await?;
+    let secret = jwt_secret(&config)?;
+    let (audit, audit_task) = Audit::start(db.clone());
+    let auth = Arc::new(AuthService::new(&config, &secret, db.clone(), audit.clone()).await?);
+    let roles = Arc::new(RoleService::new(db.clone(), api::operations()).await?);
+    let users = UserService::new(db.clone(), auth.clone(), roles.clone());
+    let settings = SettingsService::new(db.clone()).await?;
+    let state = Arc::new(AppState {
+        root,
+        db,
+        auth,
+        roles,
+        users,
+        settings,
+        audit,
+        started_at: chrono::Utc::now(),
+        config,
+    });
+    Ok((state, audit_task))
+}
+
+/// The whole HTTP application.
+pub fn app(state: Arc<AppState>) -> impl Endpoint {
+    let api = Arc::new(api::service().around(api::gate));
+    let spec = api::service().spec_endpoint();
+    let docs = api::service().swagger_ui();
+    Route::new()
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .nest_no_strip("/api", api.clone())
+        .nest("/", web::WebApp::new(&state.config.http.frame_ancestors))
+        .catch_all_error(api::json_errors)
+        .after(|resp: poem::Result<poem::Response>| async move {
+            let mut resp = resp?;
+            let h = resp.headers_mut();
+            h.insert("X-Content-Type-Options", HeaderValue::from_static("nosniff"));
+            h.entry("Referrer-Policy").or_insert(HeaderValue::from_static("same-origin"));
+            h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+            Ok(resp)
+        })
+        .data(state)
+}
+
+/// Runs the server until SIGINT/SIGTERM. Prints `Nook listening on http://ADDR` once bound.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let (state, audit_task) = build_state(config).await?;
+    if let Some(password) =
+        state.users.ensure_first_admin(&state.config.admin_user, state.config.admin_password.as_deref()).await?
+    {
+        println!(
+            "Created the first administrator `{}` with password: {password}\n\
+             (shown once; change it after logging in, or set NOOK_ADMIN_PASSWORD before the first start)",
+            state.config.admin_user
+        );
+    }
+    let acceptor = TcpListener::bind(state.config.listen.clone())
+        .into_acceptor()
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {}: {e}", state.config.listen)))?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| StartError("listener has no address".into()))?;
+    println!("Nook listening on http://{local}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tracing::info!(%local, root = %state.root.display(), "started");
+
+    let result = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state.clone()), shutdown_signal(), Some(Duration::from_secs(10)))
+        .await
+        .map_err(|e| StartError(format!("server: {e}")));
+    state.audit.flush().await;
+    let db = state.db.clone();
+    drop(state);
+    let _ = tokio::time::timeout(Duration::from_secs(5), audit_task).await;
+    let _ = db.close().await;
+    tracing::info!("stopped");
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,11 @@
+//! Nook's integration tests: one binary, each module a group of behaviours, each test against
+//! the real `nook` binary (see `common::TestApp`).
+
+mod auth;
+mod cli;
+mod common;
+mod openapi;
+mod roles;
+mod settings_logs;
+mod users;
+mod web;
