@@ -15,7 +15,16 @@ fn main() {
     for var in ["NOOK_WEB_DIST", "NOOK_SKIP_WEB_BUILD", "SOURCE_DATE_EPOCH"] {
         println!("cargo:rerun-if-env-changed={var}");
     }
-    for f in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "svelte.config.js", "tsconfig.json", "public"] {
+    for f in [
+        "src",
+        "index.html",
+        "package.json",
+        "package-lock.json",
+        "vite.config.ts",
+        "svelte.config.js",
+        "tsconfig.json",
+        "public",
+    ] {
         println!("cargo:rerun-if-changed={}", web_src.join(f).display());
     }
     println!("cargo:rerun-if-changed={}", manifest.join("../.git/HEAD").display());
@@ -66,7 +75,9 @@ fn build_web(src: &Path, out: &Path) {
 
 fn run(cmd: &mut Command, what: &str) {
     let status = cmd.status().unwrap_or_else(|e| {
-        panic!("{what} failed to start ({e}); install Node.js 20+ and npm, or set NOOK_SKIP_WEB_BUILD=1 or NOOK_WEB_DIST")
+        panic!(
+            "{what} failed to start ({e}); install Node.js 20+ and npm, or set NOOK_SKIP_WEB_BUILD=1 or NOOK_WEB_DIST"
+        )
     });
     if !status.success() {
         panic!("{what} failed with {status}");

@@ -133,8 +133,10 @@ pub fn main() -> i32 {
 }
 
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 /// GET /api/is_up on the configured address (0.0.0.0 and :: mean this machine).
@@ -175,14 +177,12 @@ async fn user_command(config: Config, cmd: UserCommand) -> Result<i32, crate::St
     let (state, _audit) = crate::build_state(config).await?;
     match cmd {
         UserCommand::Add { username, role, name, paths, paths_write, password_stdin } => {
-            let (password, generated) = if password_stdin {
-                (read_password_line()?, false)
-            } else {
-                (crate::users::generate_password(), true)
-            };
+            let (password, generated) =
+                if password_stdin { (read_password_line()?, false) } else { (crate::users::generate_password(), true) };
             let paths = crate::access::paths::parse_path_list(&serde_json::json!(paths))?;
             let paths_write = crate::access::paths::parse_path_list(&serde_json::json!(paths_write))?;
-            let new = NewUser { username, password: password.clone(), name, role, paths, paths_write, ..NewUser::default() };
+            let new =
+                NewUser { username, password: password.clone(), name, role, paths, paths_write, ..NewUser::default() };
             let (user, key) = state.users.create(new).await?;
             state.audit.record(crate::audit::AuditEvent::new("user_create").actor("cli").detail(user.username.clone()));
             println!("created user {} (id {}, role {})", user.username, user.id, user.role);
@@ -199,11 +199,8 @@ async fn user_command(config: Config, cmd: UserCommand) -> Result<i32, crate::St
                 password = rest.trim().to_string();
             }
             let user = state.users.get_by_name(&username).await?;
-            let changes = crate::users::UserChanges {
-                password: Some(password),
-                disabled: Some(false),
-                ..Default::default()
-            };
+            let changes =
+                crate::users::UserChanges { password: Some(password), disabled: Some(false), ..Default::default() };
             state.users.edit(user.id, changes).await?;
             state.audit.record(crate::audit::AuditEvent::new("user_passwd").actor("cli").detail(username.clone()));
             println!("password changed for {username}; their sessions have ended");

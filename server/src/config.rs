@@ -14,6 +14,9 @@ use toml::Value;
 /// Keys whose value may be read from a file named by `<key>_file`.
 const SECRET_KEYS: &[&str] = &["admin_password", "jwt_secret", "database_url"];
 
+/// Top-level keys without a default value (absent from the serialised defaults).
+const OPTIONAL_KEYS: &[&str] = &["root", "database_url", "admin_password", "jwt_secret"];
+
 /// Nook's whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -155,8 +158,7 @@ impl Config {
         if let Some(file) = file {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| ConfigError(format!("cannot read {}: {e}", file.display())))?;
-            let layer: Value = toml::from_str(&text)
-                .map_err(|e| ConfigError(format!("{}: {e}", file.display())))?;
+            let layer: Value = toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", file.display())))?;
             merge(&mut merged, layer);
         }
         merge(&mut merged, env_layer(&env, &defaults));
@@ -199,9 +201,7 @@ impl Config {
 
     /// The database URL, defaulting to a SQLite file in the data dir.
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("nook.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("nook.db").display()))
     }
 
     /// Trusted proxy networks, parsed.
@@ -220,6 +220,15 @@ fn env_layer(env: &BTreeMap<String, String>, defaults: &Value) -> Value {
             continue;
         }
         let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+        // Other tools share the NOOK_ prefix (NOOK_SKIP_WEB_BUILD, NOOK_TEST_*): only keys that
+        // name a configuration field are taken; the config file stays strict.
+        let top = path[0].as_str();
+        let known = defaults.get(top).is_some()
+            || OPTIONAL_KEYS.contains(&top)
+            || SECRET_KEYS.iter().any(|k| top.strip_suffix("_file") == Some(k));
+        if !known {
+            continue;
+        }
         let default_at = path.iter().try_fold(defaults, |v, k| v.get(k));
         let value = match default_at {
             Some(Value::Integer(_)) => raw.parse::<i64>().map(Value::Integer).unwrap_or(Value::String(raw.clone())),
@@ -235,7 +244,11 @@ fn env_layer(env: &BTreeMap<String, String>, defaults: &Value) -> Value {
                     .filter(Value::is_array);
                 parsed.unwrap_or_else(|| {
                     Value::Array(
-                        raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.into())).collect(),
+                        raw.split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(|s| Value::String(s.into()))
+                            .collect(),
                     )
                 })
             }
@@ -348,13 +361,13 @@ impl std::fmt::Display for Dur {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms = self.0.as_millis();
         let s = self.0.as_secs();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             write!(f, "{ms}ms")
-        } else if s != 0 && s % 86400 == 0 {
+        } else if s != 0 && s.is_multiple_of(86400) {
             write!(f, "{}d", s / 86400)
-        } else if s != 0 && s % 3600 == 0 {
+        } else if s != 0 && s.is_multiple_of(3600) {
             write!(f, "{}h", s / 3600)
-        } else if s != 0 && s % 60 == 0 {
+        } else if s != 0 && s.is_multiple_of(60) {
             write!(f, "{}m", s / 60)
         } else {
             write!(f, "{s}s")
@@ -433,6 +446,7 @@ mod tests {
         let flags = Overrides { config: Some(file), ..Default::default() };
         assert!(Config::load_from(&flags, env(&[])).is_err());
         assert!(Config::load_from(&Overrides::default(), env(&[("NOOK_TOKEN_TTL", "soon")])).is_err());
+        assert!(Config::load_from(&Overrides::default(), env(&[("NOOK_SKIP_WEB_BUILD", "1")])).is_ok());
         assert!(Config::load_from(&Overrides::default(), env(&[("NOOK_TRUSTED_PROXIES", "10.0.0.0/99")])).is_err());
     }
 

@@ -108,17 +108,8 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     let roles = Arc::new(RoleService::new(db.clone(), api::operations()).await?);
     let users = UserService::new(db.clone(), auth.clone(), roles.clone());
     let settings = SettingsService::new(db.clone()).await?;
-    let state = Arc::new(AppState {
-        root,
-        db,
-        auth,
-        roles,
-        users,
-        settings,
-        audit,
-        started_at: chrono::Utc::now(),
-        config,
-    });
+    let state =
+        Arc::new(AppState { root, db, auth, roles, users, settings, audit, started_at: chrono::Utc::now(), config });
     Ok((state, audit_task))
 }
 
@@ -169,11 +160,14 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tracing::info!(%local, root = %state.root.display(), "started");
+    let watcher = tokio::spawn(watch_users(state.clone()));
 
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state.clone()), shutdown_signal(), Some(Duration::from_secs(10)))
         .await
         .map_err(|e| StartError(format!("server: {e}")));
+    watcher.abort();
+    let _ = watcher.await;
     state.audit.flush().await;
     let db = state.db.clone();
     drop(state);
@@ -181,6 +175,20 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let _ = db.close().await;
     tracing::info!("stopped");
     result
+}
+
+/// Picks up user changes made outside this process (`nook user passwd`, other replicas).
+async fn watch_users(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.auth.refresh_if_changed().await {
+            Ok(true) => tracing::info!("users changed elsewhere; snapshot reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check for user changes"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -90,7 +90,10 @@ impl SettingsService {
         let mut plan = Vec::new();
         for (k, v) in changes {
             let def = DEFS.iter().find(|d| d.key == k).ok_or_else(|| {
-                AppError::bad_request("unknown_setting", format!("Unknown setting `{}`", crate::audit::escape_control(&k)))
+                AppError::bad_request(
+                    "unknown_setting",
+                    format!("Unknown setting `{}`", crate::audit::escape_control(&k)),
+                )
             })?;
             check(def, &v)?;
             plan.push((k, v.to_string()));

@@ -87,7 +87,10 @@ pub fn validate_username(name: &str) -> AppResult<()> {
 
 fn validate_name(name: &str) -> AppResult<()> {
     if name.chars().count() > 256 || name.chars().any(char::is_control) {
-        return Err(AppError::bad_request("name_invalid", "Names have at most 256 characters and no control characters"));
+        return Err(AppError::bad_request(
+            "name_invalid",
+            "Names have at most 256 characters and no control characters",
+        ));
     }
     Ok(())
 }
@@ -147,6 +150,7 @@ impl UserService {
             updated_at: now,
         };
         let row = db::insert_user(&self.db, &row).await?;
+        db::bump_users_generation(&self.db).await?;
         self.auth.reload_users().await?;
         Ok((row, key.full))
     }
@@ -177,8 +181,9 @@ impl UserService {
         let old_role = self.get(id).await?.role;
         let out = db::in_transaction(&self.db, move |txn| {
             Box::pin(async move {
-                let mut u =
-                    db::find_user(txn, id).await?.ok_or_else(|| AppError::not_found("user_not_found", "User not found"))?;
+                let mut u = db::find_user(txn, id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("user_not_found", "User not found"))?;
                 let was_enabled_admin = u.role == ADMIN_ROLE && !u.disabled;
                 let mut revoke = false;
                 if let Some(v) = ch.username {
@@ -216,8 +221,12 @@ impl UserService {
                     u.api_key_prefix = Some(prefix);
                 }
                 let still_enabled_admin = u.role == ADMIN_ROLE && !u.disabled;
-                if was_enabled_admin && !still_enabled_admin && db::count_enabled_with_role(txn, ADMIN_ROLE).await? <= 1 {
-                    return Err(AppError::conflict("last_admin", "The last administrator cannot be demoted or disabled"));
+                if was_enabled_admin && !still_enabled_admin && db::count_enabled_with_role(txn, ADMIN_ROLE).await? <= 1
+                {
+                    return Err(AppError::conflict(
+                        "last_admin",
+                        "The last administrator cannot be demoted or disabled",
+                    ));
                 }
                 if revoke {
                     u.token_version += 1;
@@ -261,8 +270,9 @@ impl UserService {
     pub async fn delete(&self, id: i64) -> AppResult<UserRow> {
         let row = db::in_transaction(&self.db, move |txn| {
             Box::pin(async move {
-                let u =
-                    db::find_user(txn, id).await?.ok_or_else(|| AppError::not_found("user_not_found", "User not found"))?;
+                let u = db::find_user(txn, id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("user_not_found", "User not found"))?;
                 if u.role == ADMIN_ROLE && !u.disabled && db::count_enabled_with_role(txn, ADMIN_ROLE).await? <= 1 {
                     return Err(AppError::conflict("last_admin", "The last administrator cannot be deleted"));
                 }
@@ -281,6 +291,7 @@ impl UserService {
         u.token_version += 1;
         u.updated_at = Utc::now();
         db::save_user(&self.db, &u).await?;
+        db::bump_users_generation(&self.db).await?;
         self.auth.reload_users().await
     }
 
@@ -290,12 +301,14 @@ impl UserService {
         if u.ip != ip {
             u.ip = ip.to_string();
             db::save_user(&self.db, &u).await?;
+            db::bump_users_generation(&self.db).await?;
             self.auth.reload_users().await?;
         }
         Ok(())
     }
 
     async fn after_user_write(&self, old_role: Option<&str>) -> AppResult<()> {
+        db::bump_users_generation(&self.db).await?;
         self.auth.reload_users().await?;
         if let Some(role) = old_role {
             let users = db::list_users(&self.db).await?;

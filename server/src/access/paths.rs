@@ -80,7 +80,8 @@ mod tests {
 
     #[test]
     fn traversal_relative_and_junk_are_refused() {
-        for bad in [json!(["/a/../b"]), json!(["alice"]), json!(["/a\\b"]), json!(["/a\u{0}"]), json!("not json"), json!(5)]
+        for bad in
+            [json!(["/a/../b"]), json!(["alice"]), json!(["/a\\b"]), json!(["/a\u{0}"]), json!("not json"), json!(5)]
         {
             let e = parse_path_list(&bad).expect_err("must refuse");
             assert!(matches!(e, AppError::BadRequest { code: "path_invalid", .. }), "{bad}");

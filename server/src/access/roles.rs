@@ -106,12 +106,8 @@ impl RoleService {
     }
 
     async fn seed_new_endpoints(&self) -> AppResult<()> {
-        let existing: BTreeSet<String> = db::load_grants(&self.db)
-            .await?
-            .into_iter()
-            .filter(|(_, r)| r == ADMIN_ROLE)
-            .map(|(e, _)| e)
-            .collect();
+        let existing: BTreeSet<String> =
+            db::load_grants(&self.db).await?.into_iter().filter(|(_, r)| r == ADMIN_ROLE).map(|(e, _)| e).collect();
         let mut add = Vec::new();
         for e in self.endpoints() {
             if existing.contains(&e) {
@@ -173,10 +169,13 @@ impl RoleService {
 
     /// Endpoint → whether `role` may call it (seed `GET /api/role/self`).
     pub fn for_role(&self, role: &str) -> BTreeMap<String, bool> {
-        self.endpoints().into_iter().map(|e| {
-            let ok = self.allowed(role, &e);
-            (e, ok)
-        }).collect()
+        self.endpoints()
+            .into_iter()
+            .map(|e| {
+                let ok = self.allowed(role, &e);
+                (e, ok)
+            })
+            .collect()
     }
 
     /// Replaces the roles of each endpoint named in `changes`; others are left alone. Unknown

@@ -69,9 +69,7 @@ impl From<AppError> for ApiError {
                 ErrorBody::new(code, message),
                 retry_after.as_secs_f64().ceil().max(1.0).to_string(),
             ),
-            AppError::InsufficientStorage { code, message } => {
-                Self::InsufficientStorage(ErrorBody::new(code, message))
-            }
+            AppError::InsufficientStorage { code, message } => Self::InsufficientStorage(ErrorBody::new(code, message)),
             AppError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 Self::Internal(ErrorBody::new("internal", "internal error"))
@@ -79,4 +77,3 @@ impl From<AppError> for ApiError {
         }
     }
 }
-

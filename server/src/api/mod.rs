@@ -77,11 +77,8 @@ pub fn operations() -> Vec<(String, bool)> {
 pub struct ClientIp(pub IpAddr);
 
 pub fn client_ip(state: &AppState, req: &Request) -> IpAddr {
-    let peer = req
-        .remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let peer =
+        req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let trusted = state.config.trusted_networks();
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| cidr_contains(*n, ip));
     if !is_trusted(peer) {
@@ -233,7 +230,6 @@ pub async fn json_errors(err: poem::Error) -> Response {
     };
     (status, ErrorBody::new(code, text)).into_response()
 }
-
 
 /// Tags group operations in the docs and the role editor.
 #[derive(poem_openapi::Tags)]

@@ -33,7 +33,9 @@ impl RolesApi {
     ) -> ApiResult<Json<StatusBody>> {
         let detail = serde_json::to_string(&body.0).unwrap_or_default();
         state.roles.edit(body.0).await?;
-        state.audit.record(AuditEvent::new("role_edit").actor(&auth.principal().username).ip(ip_of(req)).detail(detail));
+        state
+            .audit
+            .record(AuditEvent::new("role_edit").actor(&auth.principal().username).ip(ip_of(req)).detail(detail));
         Ok(StatusBody::new("Roles updated"))
     }
 

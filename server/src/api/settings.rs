@@ -39,7 +39,11 @@ pub struct SettingInfo {
 impl SettingsApi {
     /// Every setting as one object of key → value.
     #[oai(path = "/api/get_settings", method = "get", operation_id = "get_settings")]
-    async fn get_settings(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> Json<std::collections::BTreeMap<String, Value>> {
+    async fn get_settings(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: Auth,
+    ) -> Json<std::collections::BTreeMap<String, Value>> {
         Json((*state.settings.all()).clone())
     }
 
@@ -58,7 +62,9 @@ impl SettingsApi {
         };
         let detail = Value::Object(changes.clone()).to_string();
         state.settings.update(changes).await?;
-        state.audit.record(AuditEvent::new("settings_update").actor(&auth.principal().username).ip(ip_of(req)).detail(detail));
+        state
+            .audit
+            .record(AuditEvent::new("settings_update").actor(&auth.principal().username).ip(ip_of(req)).detail(detail));
         Ok(StatusBody::new("Settings updated"))
     }
 

@@ -212,7 +212,12 @@ fn path_list(v: Option<Value>) -> Result<Option<Vec<String>>, AppError> {
 impl UsersApi {
     /// Log in with username and password; returns a token valid for `token_ttl` (24 h).
     #[oai(path = "/api/user/login", method = "post", operation_id = "login")]
-    async fn login(&self, state: Data<&Arc<AppState>>, req: &Request, body: Json<LoginRequest>) -> ApiResult<Json<LoginView>> {
+    async fn login(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        body: Json<LoginRequest>,
+    ) -> ApiResult<Json<LoginView>> {
         let (Some(username), Some(password)) = (body.0.username, body.0.password) else {
             return Err(AppError::bad_request("credentials_missing", "No username or password provided").into());
         };
@@ -233,7 +238,13 @@ impl UsersApi {
 
     /// Create a user; the response carries the new user's API key, shown this once.
     #[oai(path = "/api/user/create", method = "post", operation_id = "create_user")]
-    async fn create(&self, state: Data<&Arc<AppState>>, req: &Request, auth: Auth, body: Json<CreateUser>) -> ApiResult<Json<CreatedView>> {
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<CreateUser>,
+    ) -> ApiResult<Json<CreatedView>> {
         let b = body.0;
         let (Some(username), Some(password), Some(name), Some(role)) = (b.username, b.password, b.name, b.role) else {
             return Err(AppError::bad_request("fields_missing", "No username, password, name or role provided").into());
@@ -249,33 +260,47 @@ impl UsersApi {
             settings: settings_text(b.settings).unwrap_or_default(),
         };
         let (user, key) = state.users.create(new).await?;
-        state.audit.record(
-            AuditEvent::new("user_create").actor(&auth.principal().username).ip(ip_of(req)).detail(format!(
+        state.audit.record(AuditEvent::new("user_create").actor(&auth.principal().username).ip(ip_of(req)).detail(
+            format!(
                 "{} role={} paths={} paths_write={}",
                 user.username,
                 user.role,
                 to_json_string(&user.paths),
                 to_json_string(&user.paths_write)
-            )),
-        );
+            ),
+        ));
         Ok(Json(CreatedView { status: "User created".into(), id: user.id, api_key: key }))
     }
 
     /// Delete a user; a custom role no remaining user holds is removed from the role map.
     #[oai(path = "/api/user/delete", method = "post", operation_id = "delete_user")]
-    async fn delete(&self, state: Data<&Arc<AppState>>, req: &Request, auth: Auth, body: Json<DeleteUser>) -> ApiResult<Json<StatusBody>> {
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<DeleteUser>,
+    ) -> ApiResult<Json<StatusBody>> {
         let Some(username) = body.0.username.filter(|u| !u.is_empty()) else {
             return Err(AppError::bad_request("username_missing", "No username provided").into());
         };
         let user = state.users.get_by_name(&username).await?;
         state.users.delete(user.id).await?;
-        state.audit.record(AuditEvent::new("user_delete").actor(&auth.principal().username).ip(ip_of(req)).detail(username));
+        state
+            .audit
+            .record(AuditEvent::new("user_delete").actor(&auth.principal().username).ip(ip_of(req)).detail(username));
         Ok(StatusBody::new("User deleted"))
     }
 
     /// Edit a user's details; password, role and disable changes end the user's sessions.
     #[oai(path = "/api/user/edit", method = "post", operation_id = "edit_user")]
-    async fn edit(&self, state: Data<&Arc<AppState>>, req: &Request, auth: Auth, body: Json<EditUser>) -> ApiResult<Json<EditedView>> {
+    async fn edit(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<EditUser>,
+    ) -> ApiResult<Json<EditedView>> {
         let b = body.0;
         let id = match &b.id {
             Some(Value::Number(n)) => n.as_i64(),
@@ -307,7 +332,10 @@ impl UsersApi {
         let out = state.users.edit(id, changes).await?;
         let target = out.user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
         state.audit.record(
-            AuditEvent::new("user_edit").actor(&auth.principal().username).ip(ip_of(req)).detail(format!("{target}: {summary}")),
+            AuditEvent::new("user_edit")
+                .actor(&auth.principal().username)
+                .ip(ip_of(req))
+                .detail(format!("{target}: {summary}")),
         );
         Ok(Json(EditedView { status: "User edited".into(), api_key: out.api_key, token: None }))
     }
@@ -327,7 +355,13 @@ impl UsersApi {
 
     /// Edit one's own name, password (with the current one), settings, or regenerate the API key.
     #[oai(path = "/api/user/edit_self", method = "post", operation_id = "edit_self")]
-    async fn edit_self(&self, state: Data<&Arc<AppState>>, req: &Request, auth: Auth, body: Json<EditSelf>) -> ApiResult<Json<EditedView>> {
+    async fn edit_self(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<EditSelf>,
+    ) -> ApiResult<Json<EditedView>> {
         let b = body.0;
         let p = auth.principal();
         let changes = SelfChanges {

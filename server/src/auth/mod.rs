@@ -76,6 +76,8 @@ pub struct AuthService {
     db: DatabaseConnection,
     audit: Audit,
     users: RwLock<Arc<UserSnapshot>>,
+    /// The users generation the snapshot was built from.
+    generation: std::sync::Mutex<String>,
     tokens: TokenService,
     pub hasher: PasswordHasherService,
     pub defender: Defender,
@@ -100,6 +102,7 @@ impl AuthService {
             db,
             audit,
             users: RwLock::new(Arc::new(UserSnapshot::default())),
+            generation: std::sync::Mutex::new(String::new()),
             tokens: TokenService::new(jwt_secret, config.token_ttl.0),
             hasher: PasswordHasherService::new(a.argon2_memory_kib, a.argon2_iterations, a.argon2_parallelism)?,
             defender: Defender::new(a.clone()),
@@ -110,7 +113,9 @@ impl AuthService {
 
     /// Re-reads every user into the snapshot; call after any user write.
     pub async fn reload_users(&self) -> AppResult<()> {
+        let generation = db::users_generation(&self.db).await?;
         let rows = db::list_users(&self.db).await?;
+        *self.generation.lock().unwrap_or_else(|p| p.into_inner()) = generation;
         let mut snap = UserSnapshot::default();
         for u in rows {
             snap.by_name.insert(u.username.clone(), u.id);
@@ -121,6 +126,18 @@ impl AuthService {
         }
         *self.users.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
         Ok(())
+    }
+
+    /// Reloads the snapshot when another process (the command line, another replica) changed
+    /// users since it was built. Called every couple of seconds by the server.
+    pub async fn refresh_if_changed(&self) -> AppResult<bool> {
+        let current = db::users_generation(&self.db).await?;
+        let known = self.generation.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if current == known {
+            return Ok(false);
+        }
+        self.reload_users().await?;
+        Ok(true)
     }
 
     fn snapshot(&self) -> Arc<UserSnapshot> {
@@ -138,7 +155,13 @@ impl AuthService {
 
     /// Checks a username and password (with the defender); returns the user on success.
     /// Unknown user, wrong password and disabled user fail identically.
-    pub async fn check_password(&self, username: &str, password: &str, ip: IpAddr, proto: &str) -> AppResult<Arc<UserRow>> {
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        ip: IpAddr,
+        proto: &str,
+    ) -> AppResult<Arc<UserRow>> {
         if let Some(left) = self.defender.ban_remaining(ip) {
             self.audit.record(
                 AuditEvent::new("login").actor(username).ip(Some(ip)).outcome("banned").detail(proto.to_string()),
@@ -161,9 +184,12 @@ impl AuthService {
                     AuditEvent::new("login").actor(username).ip(Some(ip)).outcome("failed").detail(proto.to_string()),
                 );
                 if outcome == FailureOutcome::Banned {
-                    self.audit.record(AuditEvent::new("ban").ip(Some(ip)).outcome("banned").detail(format!(
-                        "{proto}: too many failed logins (last for {username})"
-                    )));
+                    self.audit.record(
+                        AuditEvent::new("ban")
+                            .ip(Some(ip))
+                            .outcome("banned")
+                            .detail(format!("{proto}: too many failed logins (last for {username})")),
+                    );
                 }
                 tokio::time::sleep(self.defender.failure_delay()).await;
                 Err(invalid_credentials())

@@ -35,12 +35,7 @@ impl TokenService {
         validation.leeway = 30;
         validation.validate_exp = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            ttl,
-        }
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
     }
 
     /// Issues a token for `user_id` at `version`; returns it with its lifetime in seconds.
@@ -54,15 +49,15 @@ impl TokenService {
 
     /// Verifies signature, algorithm and expiry; 401 `token_expired` or `token_invalid`.
     pub fn verify(&self, token: &str) -> AppResult<(i64, i64)> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            match e.kind() {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     AppError::unauthorized("token_expired", "Token expired")
                 }
                 _ => AppError::unauthorized("token_invalid", "Invalid token"),
-            }
-        })?;
-        let id = data.claims.sub.parse::<i64>().map_err(|_| AppError::unauthorized("token_invalid", "Invalid token"))?;
+            })?;
+        let id =
+            data.claims.sub.parse::<i64>().map_err(|_| AppError::unauthorized("token_invalid", "Invalid token"))?;
         Ok((id, data.claims.ver))
     }
 }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
 use super::entity::{audit, role_grant, setting, user};
@@ -99,7 +99,9 @@ pub async fn count_users(db: &impl ConnectionTrait) -> AppResult<u64> {
 pub async fn insert_user(db: &impl ConnectionTrait, u: &UserRow) -> AppResult<UserRow> {
     match user_active(u).insert(db).await {
         Ok(m) => Ok(m.into()),
-        Err(e) if unique_violation(&e) => Err(AppError::conflict("user_exists", "A user with that name already exists")),
+        Err(e) if unique_violation(&e) => {
+            Err(AppError::conflict("user_exists", "A user with that name already exists"))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -110,7 +112,9 @@ pub async fn save_user(db: &impl ConnectionTrait, u: &UserRow) -> AppResult<User
     am.id = sea_orm::ActiveValue::Unchanged(u.id);
     match am.update(db).await {
         Ok(m) => Ok(m.into()),
-        Err(e) if unique_violation(&e) => Err(AppError::conflict("user_exists", "A user with that name already exists")),
+        Err(e) if unique_violation(&e) => {
+            Err(AppError::conflict("user_exists", "A user with that name already exists"))
+        }
         Err(DbErr::RecordNotUpdated) => Err(AppError::not_found("user_not_found", "User not found")),
         Err(e) => Err(e.into()),
     }
@@ -162,7 +166,9 @@ pub async fn add_grants(db: &impl ConnectionTrait, grants: &[(String, String)]) 
     }
     let models = grants.iter().map(|(e, r)| role_grant::ActiveModel { endpoint: Set(e.clone()), role: Set(r.clone()) });
     role_grant::Entity::insert_many(models)
-        .on_conflict(OnConflict::columns([role_grant::Column::Endpoint, role_grant::Column::Role]).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([role_grant::Column::Endpoint, role_grant::Column::Role]).do_nothing().to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok(())
@@ -255,11 +261,21 @@ pub async fn query_audit(db: &impl ConnectionTrait, f: &AuditFilter) -> AppResul
 
 /// Deletes events older than `before`; returns how many.
 pub async fn prune_audit(db: &impl ConnectionTrait, before: DateTime<Utc>) -> AppResult<u64> {
-    Ok(audit::Entity::delete_many()
-        .filter(audit::Column::Timestamp.lt(before))
-        .exec(db)
-        .await?
-        .rows_affected)
+    Ok(audit::Entity::delete_many().filter(audit::Column::Timestamp.lt(before)).exec(db).await?.rows_affected)
+}
+
+// ---- change generations ----
+
+/// Settings key of the user-table generation: bumped by every user write, from this process,
+/// the command line or another replica, so every server notices and reloads its snapshot.
+const USERS_GENERATION: &str = "internal.users_generation";
+
+pub async fn bump_users_generation(db: &impl ConnectionTrait) -> AppResult<()> {
+    put_setting(db, USERS_GENERATION, &format!("\"{}\"", rand::random::<u64>())).await
+}
+
+pub async fn users_generation(db: &impl ConnectionTrait) -> AppResult<String> {
+    Ok(setting::Entity::find_by_id(USERS_GENERATION).one(db).await?.map(|m| m.value).unwrap_or_default())
 }
 
 // ---- settings ----
@@ -281,4 +297,3 @@ pub async fn put_setting(db: &impl ConnectionTrait, key: &str, value: &str) -> A
         .await?;
     Ok(())
 }
-

@@ -67,7 +67,8 @@ async fn unknown_user_wrong_password_and_disabled_user_fail_identically() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     app.create_user(&admin, "carol", "user", json!([]), json!([])).await;
-    let r = app.post("/api/user/edit", &admin, json!({"username": "carol", "disabled": true})).send().await.expect("edit");
+    let r =
+        app.post("/api/user/edit", &admin, json!({"username": "carol", "disabled": true})).send().await.expect("edit");
     assert_eq!(r.status(), StatusCode::OK);
     let mut bodies = Vec::new();
     for (u, p) in [("nobody", "whatever-pass"), (ADMIN, "wrong-password"), ("carol", "carol-password")] {
@@ -87,7 +88,13 @@ async fn login_without_fields_is_a_400() {
     let app = TestApp::spawn().await;
     let r = app.req(Method::POST, "/api/user/login").json(&json!({"username": "x"})).send().await.expect("login");
     expect_error(r, StatusCode::BAD_REQUEST, "credentials_missing").await;
-    let r = app.req(Method::POST, "/api/user/login").body("{not json").header("content-type", "application/json").send().await.expect("login");
+    let r = app
+        .req(Method::POST, "/api/user/login")
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .expect("login");
     let (status, body) = json_of(r).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["code"].is_string(), "{body}");
@@ -101,23 +108,36 @@ async fn bad_tokens_get_401() {
     let now = chrono::Utc::now().timestamp();
     let sub_claims = json!({"sub": "1", "ver": 0, "iat": now, "exp": now + 3600});
     let alg_none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&sub_claims));
-    let tampered = format!("{}.{}.{}", parts[0], b64(&json!({"sub": "1", "ver": 0, "iat": now, "exp": now + 99999})), parts[2]);
+    let tampered =
+        format!("{}.{}.{}", parts[0], b64(&json!({"sub": "1", "ver": 0, "iat": now, "exp": now + 99999})), parts[2]);
     let mut flipped_sig = parts[2].to_string();
     let last = flipped_sig.pop().expect("sig char");
     flipped_sig.push(if last == 'A' { 'B' } else { 'A' });
     let flipped = format!("{}.{}.{}", parts[0], parts[1], flipped_sig);
-    let wrong_key = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &sub_claims, &EncodingKey::from_secret(b"not-the-secret-not-the-secret-xx"))
-        .expect("sign");
-    let hs512 = jsonwebtoken::encode(&Header::new(Algorithm::HS512), &sub_claims, &EncodingKey::from_secret(secret(&app).as_bytes()))
-        .expect("sign");
+    let wrong_key = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &sub_claims,
+        &EncodingKey::from_secret(b"not-the-secret-not-the-secret-xx"),
+    )
+    .expect("sign");
+    let hs512 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS512),
+        &sub_claims,
+        &EncodingKey::from_secret(secret(&app).as_bytes()),
+    )
+    .expect("sign");
     let expired = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &json!({"sub": "1", "ver": 0, "iat": now - 7200, "exp": now - 3600}),
         &EncodingKey::from_secret(secret(&app).as_bytes()),
     )
     .expect("sign");
-    let no_exp = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &json!({"sub": "1", "ver": 0}), &EncodingKey::from_secret(secret(&app).as_bytes()))
-        .expect("sign");
+    let no_exp = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": "1", "ver": 0}),
+        &EncodingKey::from_secret(secret(&app).as_bytes()),
+    )
+    .expect("sign");
     let string_exp = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &json!({"sub": "1", "ver": 0, "exp": (now + 3600).to_string()}),
@@ -141,7 +161,11 @@ async fn bad_tokens_get_401() {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{what} must be refused");
     }
     // A token in the query string is never accepted.
-    let r = app.req(Method::GET, &format!("/api/user/get_self?token={good}&access_token={good}")).send().await.expect("get");
+    let r = app
+        .req(Method::GET, &format!("/api/user/get_self?token={good}&access_token={good}"))
+        .send()
+        .await
+        .expect("get");
     expect_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // The valid token still works.
     assert_eq!(app.get("/api/user/get_self", &good).send().await.expect("get").status(), StatusCode::OK);
@@ -169,14 +193,23 @@ async fn logout_and_password_change_kill_tokens_also_across_restart_and_live_tok
     let dave_old = app.login("dave", "dave-password").await;
     let admin_live = app.admin().await;
     let r = app
-        .post("/api/user/edit_self", &dave_old, json!({"password": "dave-new-password", "current_password": "dave-password"}))
+        .post(
+            "/api/user/edit_self",
+            &dave_old,
+            json!({"password": "dave-new-password", "current_password": "dave-password"}),
+        )
         .send()
         .await
         .expect("edit_self");
     let (status, body) = json_of(r).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let dave_fresh = body["token"].as_str().expect("fresh token after password change").to_string();
-    expect_error(app.get("/api/user/get_self", &dave_old).send().await.expect("get"), StatusCode::UNAUTHORIZED, "token_revoked").await;
+    expect_error(
+        app.get("/api/user/get_self", &dave_old).send().await.expect("get"),
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    )
+    .await;
     assert_eq!(app.get("/api/user/get_self", &dave_fresh).send().await.expect("get").status(), StatusCode::OK);
 
     let to_logout = app.admin().await;
@@ -184,13 +217,20 @@ async fn logout_and_password_change_kill_tokens_also_across_restart_and_live_tok
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.get("/api/user/get_self", &to_logout).send().await.expect("get").status(), StatusCode::UNAUTHORIZED);
     // Logout ends every session of that user, including admin_live.
-    assert_eq!(app.get("/api/user/get_self", &admin_live).send().await.expect("get").status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/user/get_self", &admin_live).send().await.expect("get").status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     app.restart().await;
-    assert_eq!(app.get("/api/user/get_self", &dave_fresh).send().await.expect("get").status(), StatusCode::OK, "live token survives restart");
+    assert_eq!(
+        app.get("/api/user/get_self", &dave_fresh).send().await.expect("get").status(),
+        StatusCode::OK,
+        "live token survives restart"
+    );
     assert_eq!(app.get("/api/user/get_self", &dave_old).send().await.expect("get").status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.get("/api/user/get_self", &to_logout).send().await.expect("get").status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.login("dave", "dave-new-password").await.is_empty(), false);
+    assert!(!app.login("dave", "dave-new-password").await.is_empty());
 }
 
 #[tokio::test]
@@ -200,10 +240,20 @@ async fn repeated_failures_ban_the_ip_even_with_the_right_password() {
         .start()
         .await;
     for _ in 0..3 {
-        let r = app.req(Method::POST, "/api/user/login").json(&json!({"username": ADMIN, "password": "wrong-password"})).send().await.expect("login");
+        let r = app
+            .req(Method::POST, "/api/user/login")
+            .json(&json!({"username": ADMIN, "password": "wrong-password"}))
+            .send()
+            .await
+            .expect("login");
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let r = app.req(Method::POST, "/api/user/login").json(&json!({"username": ADMIN, "password": ADMIN_PASSWORD})).send().await.expect("login");
+    let r = app
+        .req(Method::POST, "/api/user/login")
+        .json(&json!({"username": ADMIN, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login");
     assert!(r.headers().get("retry-after").is_some());
     expect_error(r, StatusCode::TOO_MANY_REQUESTS, "ip_banned").await;
     // API keys from a banned address are refused too.
@@ -217,7 +267,8 @@ async fn api_key_authenticates_and_is_shown_once_then_masked() {
     let admin = app.admin().await;
     let key = app.create_user(&admin, "erin", "user", json!(["/erin"]), json!(["/erin"])).await;
     assert!(key.starts_with("nook_") && key.len() > 40, "key: {key}");
-    let (status, me) = json_of(app.req(Method::GET, "/api/user/get_self").header("X-API-KEY", &key).send().await.expect("get")).await;
+    let (status, me) =
+        json_of(app.req(Method::GET, "/api/user/get_self").header("X-API-KEY", &key).send().await.expect("get")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["username"], "erin");
     let shown = me["API_KEY"].as_str().expect("masked key");
@@ -229,7 +280,10 @@ async fn api_key_authenticates_and_is_shown_once_then_masked() {
 
     // Regenerating gives a new key once; the old one dies.
     let erin = app.login("erin", "erin-password").await;
-    let (status, body) = json_of(app.post("/api/user/edit_self", &erin, json!({"regenerate_api_key": true})).send().await.expect("edit")).await;
+    let (status, body) = json_of(
+        app.post("/api/user/edit_self", &erin, json!({"regenerate_api_key": true})).send().await.expect("edit"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let new_key = body["API_KEY"].as_str().expect("new key");
     assert_ne!(new_key, key);

@@ -25,6 +25,8 @@ argon2_parallelism = 1
 failure_delay = "0ms"
 rate_per_second = 1000
 rate_burst = 1000
+max_failures_per_ip = 1000
+max_failures_per_user = 1000
 "#;
 
 pub struct TestApp {
@@ -224,6 +226,8 @@ impl TestApp {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        // Pooled connections point at the old process.
+        self.client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
         self.launch();
     }
 
@@ -256,7 +260,14 @@ impl TestApp {
     }
 
     /// Creates a user through the API; returns the API key.
-    pub async fn create_user(&self, admin: &str, username: &str, role: &str, paths: Value, paths_write: Value) -> String {
+    pub async fn create_user(
+        &self,
+        admin: &str,
+        username: &str,
+        role: &str,
+        paths: Value,
+        paths_write: Value,
+    ) -> String {
         let (status, body) = json_of(
             self.post(
                 "/api/user/create",

@@ -43,7 +43,11 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_audit_log_timestamp").table(AuditLog::Table).col(AuditLog::Timestamp).to_owned(),
+                Index::create()
+                    .name("idx_audit_log_timestamp")
+                    .table(AuditLog::Table)
+                    .col(AuditLog::Timestamp)
+                    .to_owned(),
             )
             .await
     }

@@ -1,0 +1,99 @@
+//! The command line: user management on the database, openapi, migrate, healthcheck.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use reqwest::StatusCode;
+
+use crate::common::*;
+
+fn run(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut cmd = app.command();
+    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn nook");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("wait");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+async fn wait_for_login(app: &TestApp, user: &str, password: &str) -> String {
+    for _ in 0..50 {
+        let r = app
+            .req(reqwest::Method::POST, "/api/user/login")
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .await
+            .expect("login");
+        if r.status() == StatusCode::OK {
+            let body: serde_json::Value = r.json().await.expect("json");
+            return body["token"].as_str().expect("token").to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("{user} could not log in within 10 s");
+}
+
+#[tokio::test]
+async fn user_add_passwd_and_list_work_on_the_database_and_revoke_sessions() {
+    let app = TestApp::spawn().await;
+    let (ok, out) = run(
+        &app,
+        &["user", "add", "mona", "--role", "admin", "--path", "/", "--password-stdin"],
+        Some("mona-password-1\n"),
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("API key (shown once): nook_"), "{out}");
+    // The running server notices the change within a few seconds.
+    let mona = wait_for_login(&app, "mona", "mona-password-1").await;
+    let (ok, out) = run(&app, &["user", "list"], None);
+    assert!(ok && out.contains("mona") && out.contains("admin"), "{out}");
+    assert!(!out.contains("argon2"), "no hashes listed: {out}");
+
+    // Lock-out recovery: reset the password from the command line; old sessions end.
+    let (ok, out) = run(&app, &["user", "passwd", "mona"], Some("mona-password-2\n"));
+    assert!(ok, "{out}");
+    wait_for_login(&app, "mona", "mona-password-2").await;
+    assert_eq!(app.get("/api/user/get_self", &mona).send().await.expect("get").status(), StatusCode::UNAUTHORIZED);
+
+    let (ok, out) = run(&app, &["user", "passwd", "nobody"], Some("whatever-123\n"));
+    assert!(!ok && out.contains("User not found"), "{out}");
+    let (ok, out) = run(&app, &["user", "add", "../x", "--password-stdin"], Some("password-123\n"));
+    assert!(!ok && out.contains("Usernames"), "{out}");
+}
+
+#[tokio::test]
+async fn healthcheck_exits_zero_only_when_the_server_answers() {
+    let mut app = TestApp::spawn().await;
+    let listen = app.url.trim_start_matches("http://").to_string();
+    let (ok, out) = run(&app, &["healthcheck", "--listen", &listen], None);
+    assert!(ok, "{out}");
+    app.stop();
+    let (ok, _) = run(&app, &["healthcheck", "--listen", &listen], None);
+    assert!(!ok, "healthcheck must fail when the server is down");
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_openapi_prints_the_spec() {
+    let app = TestApp::spawn().await;
+    let (ok, out) = run(&app, &["migrate"], None);
+    assert!(ok && out.contains("migrations applied"), "{out}");
+    let (ok, out) = run(&app, &["openapi"], None);
+    assert!(ok);
+    let spec: serde_json::Value = serde_json::from_str(&out).expect("spec is JSON");
+    assert!(spec["paths"]["/api/user/login"].is_object());
+}
+
+#[tokio::test]
+async fn bad_config_is_refused_with_a_clear_message() {
+    let app = TestApp::spawn().await;
+    let bad = app.dir.path().join("bad.toml");
+    std::fs::write(&bad, "lissen = \"x\"\n").expect("write");
+    let out = std::process::Command::new(bin()).arg("--config").arg(&bad).arg("migrate").output().expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lissen"), "{err}");
+}
