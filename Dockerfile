@@ -17,8 +17,9 @@ ARG RUST_IMAGE=rust:1.95-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 # ---------------------------------------------------------------------------------------------
-# 1. Web app. package*.json first, so `npm ci` stays cached while only sources change.
-FROM ${NODE_IMAGE} AS web
+# 1. Web app. package*.json first, so `npm ci` stays cached while only sources change. The
+#    output is plain JS/CSS, so this stage runs natively even when building for another arch.
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS web
 WORKDIR /src/web
 COPY web/package.json web/package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
@@ -41,12 +42,16 @@ COPY --from=web /web-dist /web-dist
 ARG SOURCE_DATE_EPOCH
 ENV NOOK_WEB_DIST=/web-dist \
     CARGO_TERM_COLOR=never
-# target/ is a cache mount, so the binary is copied out in the same step. /out is the future
-# root file system: the binary, and /data (plus /data/files) owned by distroless' nonroot user.
+# target/ is a cache mount, so the binary is copied out in the same step. This step only runs
+# when an input changed; the touch makes sure cargo then rebuilds the nook crate even if a
+# changed file carries an mtime older than the cached build (dependencies stay cached).
+# /out is the future root file system: the binary, and /data (plus /data/files) owned by
+# distroless' nonroot user.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked -p nook \
+    find server -type f -exec touch {} + \
+ && cargo build --release --locked -p nook \
  && install -D -m 0755 target/release/nook /out/usr/local/bin/nook \
  && install -d -m 0750 -o 65532 -g 65532 /out/data /out/data/files
 

@@ -45,6 +45,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// HTTP limits and headers.
     pub http: HttpConfig,
+    /// File transfer limits.
+    pub files: FilesConfig,
 }
 
 /// `[auth]`: password hashing and the login defender.
@@ -83,6 +85,31 @@ pub struct HttpConfig {
     pub frame_ancestors: String,
 }
 
+/// `[files]`: transfer limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Largest single upload in bytes; 0 means no limit (the disk is the limit).
+    pub max_upload_size: u64,
+    /// Largest file `/api/get_file` returns inline; bigger ones get 413 and go through `/api/download`.
+    pub get_file_max_size: u64,
+    /// How long an unfinished resumable (tus) upload is kept.
+    pub upload_expiry: Dur,
+    /// fsync each uploaded file and its folder before it appears (slower, survives power loss).
+    pub fsync: bool,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_size: 0,
+            get_file_max_size: 10 * 1024 * 1024,
+            upload_expiry: Dur(Duration::from_secs(24 * 3600)),
+            fsync: false,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -98,6 +125,7 @@ impl Default for Config {
             log: "info".into(),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }

@@ -9,9 +9,11 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod settings;
 pub mod state;
 pub mod users;
+pub mod vfs;
 pub mod web;
 
 use std::path::Path;
@@ -108,8 +110,28 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     let roles = Arc::new(RoleService::new(db.clone(), api::operations()).await?);
     let users = UserService::new(db.clone(), auth.clone(), roles.clone());
     let settings = SettingsService::new(db.clone()).await?;
-    let state =
-        Arc::new(AppState { root, db, auth, roles, users, settings, audit, started_at: chrono::Utc::now(), config });
+    let vfs = vfs::LocalFs::open(&root)
+        .map_err(|e| StartError(format!("cannot open storage root {}: {e}", root.display())))?
+        .with_fsync(config.files.fsync);
+    let limits = files::FileLimits { max_upload_size: config.files.max_upload_size };
+    let files = files::FileService::new(Arc::new(vfs), audit.clone(), limits);
+    // Staging files left by a crash or kill are never a valid upload: remove them all.
+    let swept = files.sweep_staging(Duration::ZERO).await?;
+    if swept > 0 {
+        tracing::info!(swept, "removed leftover staging files");
+    }
+    let state = Arc::new(AppState {
+        root,
+        db,
+        auth,
+        roles,
+        users,
+        settings,
+        files,
+        audit,
+        started_at: chrono::Utc::now(),
+        config,
+    });
     Ok((state, audit_task))
 }
 

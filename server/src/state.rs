@@ -9,6 +9,7 @@ use crate::access::RoleService;
 use crate::audit::Audit;
 use crate::auth::AuthService;
 use crate::config::Config;
+use crate::files::FileService;
 use crate::settings::SettingsService;
 use crate::users::UserService;
 
@@ -20,6 +21,7 @@ pub struct AppState {
     pub roles: Arc<RoleService>,
     pub users: UserService,
     pub settings: SettingsService,
+    pub files: FileService,
     pub audit: Audit,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }

@@ -4,6 +4,7 @@
 //! control character.
 
 use crate::error::{AppError, AppResult};
+use crate::vfs::VPath;
 
 /// Largest number of entries in one list.
 const MAX_ENTRIES: usize = 256;
@@ -41,19 +42,7 @@ pub fn canonical_absolute(raw: &str) -> AppResult<String> {
     if !raw.starts_with('/') {
         return Err(invalid(&format!("entry `{}` must be absolute (start with /)", crate::audit::escape_control(raw))));
     }
-    if raw.len() > 4096 || raw.contains('\\') || raw.chars().any(char::is_control) {
-        return Err(invalid("entries must not contain backslashes or control characters"));
-    }
-    let mut parts = Vec::new();
-    for seg in raw.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => return Err(invalid("entries must not contain `..`")),
-            s if s.len() > 255 => return Err(invalid("a path component is longer than 255 bytes")),
-            s => parts.push(s),
-        }
-    }
-    Ok(format!("/{}", parts.join("/")))
+    VPath::parse(raw).map(|p| p.to_string()).map_err(|e| invalid(&format!("entry is not a valid path ({e})")))
 }
 
 fn invalid(why: &str) -> AppError {

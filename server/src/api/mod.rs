@@ -4,6 +4,7 @@
 //! within limits. Handlers then read the [`Principal`] the gate stored.
 
 pub mod error;
+pub mod files;
 mod logs;
 mod roles;
 mod security;
@@ -27,16 +28,23 @@ use crate::config::cidr_contains;
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// Endpoints whose body is file content, streamed by the handler under its own limits.
+const STREAMING_BODY: &[&str] = &["/api/upload", "/api/put_file", "/api/tus", "/api/tus/{id}"];
+/// Endpoints whose JSON carries a file's content: allowed up to twice `files.get_file_max_size`
+/// (JSON escaping) instead of `http.json_body_limit`.
+const CONTENT_JSON: &[&str] = &["/api/new_file", "/api/edit_file"];
+
 /// Unauthenticated endpoints limited to `auth.rate_per_second` per IP (seed 002).
 const RATE_LIMITED: &[&str] = &["/api/is_up", "/api/user/login"];
 
 /// All API impls, in tag order.
-pub type Apis = (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi);
+pub type Apis =
+    (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi, files::FilesApi);
 
 /// The OpenAPI service with every operation; needs no state, so `nook openapi` can print it.
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi),
+        (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi, files::FilesApi),
         "Nook",
         env!("CARGO_PKG_VERSION"),
     )
@@ -114,7 +122,9 @@ pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Res
     let ip = client_ip(&state, &req);
     req.extensions_mut().insert(ClientIp(ip));
     let path = req.uri().path().to_string();
-    match state.roles.route(&path) {
+    let route = state.roles.route(&path);
+    let mut body_limit = state.config.http.json_body_limit;
+    match &route {
         crate::access::roles::Route::Unknown => {}
         crate::access::roles::Route::Public => {
             if let Some(endpoint) = RATE_LIMITED.iter().find(|e| **e == path)
@@ -132,7 +142,7 @@ pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Res
                 Ok(p) => p,
                 Err(e) => return Ok(error_response(e)),
             };
-            if !state.roles.allowed(&principal.role, &endpoint) {
+            if !state.roles.allowed(&principal.role, endpoint) {
                 state.audit.record(
                     crate::audit::AuditEvent::new("forbidden")
                         .actor(&principal.username)
@@ -143,9 +153,13 @@ pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Res
                 return Ok((StatusCode::FORBIDDEN, ErrorBody::new("role_forbidden", "Unauthorized")).into_response());
             }
             req.extensions_mut().insert(principal);
+            if CONTENT_JSON.contains(&endpoint.as_str()) {
+                body_limit = body_limit.max(state.config.files.get_file_max_size.saturating_mul(2));
+            }
         }
     }
-    if let Err(e) = limit_json_body(&state, &mut req).await {
+    let streaming = matches!(&route, crate::access::roles::Route::Gated(e) if STREAMING_BODY.contains(&e.as_str()));
+    if !streaming && let Err(e) = limit_json_body(&mut req, body_limit).await {
         return Ok(error_response(e));
     }
     let mut resp = ep.call(req).await?.into_response();
@@ -183,8 +197,8 @@ fn decode_basic(b64: &str) -> Option<(String, String)> {
 
 /// Reads a JSON (or any non-streaming) body with a byte limit counted while reading, so a
 /// chunked body cannot slip past it.
-async fn limit_json_body(state: &AppState, req: &mut Request) -> Result<(), AppError> {
-    let limit = usize::try_from(state.config.http.json_body_limit).unwrap_or(usize::MAX);
+async fn limit_json_body(req: &mut Request, limit: u64) -> Result<(), AppError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let too_large = || AppError::TooLarge { code: "too_large", message: format!("Request body exceeds {limit} bytes") };
     if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && len > limit as u64
@@ -244,6 +258,8 @@ pub enum Tag {
     Logs,
     /// Run-time settings.
     Settings,
+    /// Files and folders.
+    Files,
 }
 
 /// `{"status": "..."}`, the seed's success body.

@@ -1,0 +1,540 @@
+//! Files and folders (seed 002 `/api/finder`, `/api/new_file`, … plus Nook's `/api/stat`,
+//! `/api/move`, `/api/copy`, `/api/search`). Handlers parse, call [`UserFs`], and map.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi};
+use tokio::io::AsyncReadExt;
+
+use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
+use crate::error::AppError;
+use crate::files::{EntryInfo, Proto, UserFs};
+use crate::state::AppState;
+use crate::vfs::VPath;
+
+pub struct FilesApi;
+
+/// Opens the caller's file session.
+pub fn session(state: &AppState, req: &Request, auth: &Auth) -> UserFs {
+    state.files.session(auth.principal(), ip_of(req), Proto::Http)
+}
+
+/// Parses a path from a request; a missing one is `missing` (400 with the seed's message).
+pub fn parse_path(raw: Option<&str>, missing: &str) -> Result<VPath, AppError> {
+    match raw {
+        Some(p) if !p.trim().is_empty() => Ok(VPath::parse(p)?),
+        _ => Err(AppError::bad_request("path_missing", missing.to_string())),
+    }
+}
+
+/// A directory path that defaults to the root when absent.
+fn dir_or_root(raw: Option<&str>) -> Result<VPath, AppError> {
+    Ok(VPath::parse(raw.unwrap_or("/"))?)
+}
+
+/// A single name inside a folder (no `/`).
+fn child(dir: &VPath, name: Option<&str>, missing: &str) -> Result<VPath, AppError> {
+    match name {
+        Some(n) if !n.is_empty() => Ok(dir.child(n)?),
+        _ => Err(AppError::bad_request("name_missing", missing.to_string())),
+    }
+}
+
+/// One file or folder.
+#[derive(Debug, Object)]
+pub struct FileEntry {
+    /// Name (last path component).
+    pub name: String,
+    /// Full virtual path, e.g. `/photos/a.jpg`.
+    pub path: String,
+    /// A folder (or a symlink to a folder inside the storage).
+    pub is_dir: bool,
+    /// The entry is a symlink.
+    pub is_symlink: bool,
+    /// Size in bytes (0 for folders).
+    pub size: u64,
+    /// Last modification time (RFC 3339), when known.
+    pub modified: Option<String>,
+    /// MIME type guessed from the name (`inode/directory` for folders).
+    pub mime: String,
+    /// Whether the caller may change or delete it.
+    pub writable: bool,
+}
+
+impl From<&EntryInfo> for FileEntry {
+    fn from(e: &EntryInfo) -> Self {
+        Self {
+            name: e.entry.name.clone(),
+            path: e.path.to_string(),
+            is_dir: e.entry.is_dir,
+            is_symlink: e.entry.is_symlink,
+            size: e.entry.size,
+            modified: e.entry.modified.map(|m| m.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            mime: e.entry.mime.clone(),
+            writable: e.writable,
+        }
+    }
+}
+
+/// Sort key for listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum SortKey {
+    Name,
+    Size,
+    Modified,
+    Type,
+}
+
+/// Sort order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// A folder's contents.
+#[derive(Debug, Object)]
+pub struct Listing {
+    /// Names of the entries on this page (seed 002).
+    pub items: Vec<String>,
+    /// The entries on this page, with metadata.
+    pub entries: Vec<FileEntry>,
+    /// The folder listed.
+    pub path: String,
+    /// Entries in the folder (after hiding dotfiles), before paging.
+    pub total: u64,
+    /// Whether the caller may create things in this folder.
+    pub writable: bool,
+}
+
+/// Body of `/api/new_file`.
+#[derive(Debug, Object)]
+pub struct NewFile {
+    /// Name of the new file.
+    pub file_name: Option<String>,
+    /// Folder to create it in (default `/`).
+    pub path: Option<String>,
+    /// Text content of the file.
+    pub file_content: Option<String>,
+}
+
+/// `{"status": ..., "path": ...}`.
+#[derive(Debug, Object)]
+pub struct StatusPath {
+    /// What happened.
+    pub status: String,
+    /// The path created or changed.
+    pub path: String,
+}
+
+fn status_path(status: &str, path: &VPath) -> Json<StatusPath> {
+    Json(StatusPath { status: status.to_string(), path: path.to_string() })
+}
+
+/// A path in a body.
+#[derive(Debug, Object)]
+pub struct PathBody {
+    /// Path of the file or folder.
+    pub path: Option<String>,
+}
+
+/// Body of `/api/edit_file`.
+#[derive(Debug, Object)]
+pub struct EditFile {
+    /// Path of the file to replace.
+    pub path: Option<String>,
+    /// New content (default empty).
+    pub file_content: Option<String>,
+}
+
+/// A file's content.
+#[derive(Debug, Object)]
+pub struct FileContent {
+    /// `File content retrieved`.
+    pub status: String,
+    /// The text, or base64 of the bytes when `type` is `binary`.
+    pub content: String,
+    /// `text` or `binary`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// MIME type guessed from the name.
+    pub mime: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Body of `/api/rename_file`.
+#[derive(Debug, Object)]
+pub struct RenameFile {
+    /// Current name of the file.
+    pub file_name: Option<String>,
+    /// New name.
+    pub new_name: Option<String>,
+    /// Folder holding the file (default `/`).
+    pub path: Option<String>,
+}
+
+/// Body of `/api/create_folder`.
+#[derive(Debug, Object)]
+pub struct CreateFolder {
+    /// Name of the new folder.
+    pub folder_name: Option<String>,
+    /// Folder to create it in (default `/`).
+    pub path: Option<String>,
+}
+
+/// Body of `/api/rename_folder`.
+#[derive(Debug, Object)]
+pub struct RenameFolder {
+    /// Current name of the folder.
+    pub folder_name: Option<String>,
+    /// New name.
+    pub new_name: Option<String>,
+    /// Folder holding it (default `/`).
+    pub path: Option<String>,
+}
+
+/// Body of `/api/move` and `/api/copy`.
+#[derive(Debug, Object)]
+pub struct Transfer {
+    /// Source path.
+    pub from: String,
+    /// Destination path (the new full path, not the folder to put it in).
+    pub to: String,
+    /// Replace an existing destination (default false).
+    #[oai(default)]
+    pub overwrite: bool,
+}
+
+/// Search hits.
+#[derive(Debug, Object)]
+pub struct SearchResult {
+    /// Matching entries, in walk order.
+    pub entries: Vec<FileEntry>,
+    /// Whether the search stopped at `limit` before finishing.
+    pub truncated: bool,
+}
+
+/// Types that are always sent as base64, whatever their bytes look like.
+fn is_binary_mime(mime: &str) -> bool {
+    let top = mime.split('/').next().unwrap_or_default();
+    matches!(top, "image" | "video" | "audio" | "font")
+        || matches!(
+            mime,
+            "application/pdf"
+                | "application/zip"
+                | "application/gzip"
+                | "application/x-tar"
+                | "application/x-7z-compressed"
+                | "application/vnd.rar"
+                | "application/wasm"
+        )
+}
+
+#[OpenApi(tag = "Tag::Files")]
+impl FilesApi {
+    /// List a folder: names in `items` (seed 002) and metadata in `entries`.
+    #[oai(path = "/api/finder", method = "get", operation_id = "list_dir")]
+    #[allow(clippy::too_many_arguments)]
+    async fn finder(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// Folder to list (default `/`).
+        path: Query<Option<String>>,
+        /// Sort by `name` (default), `size`, `modified` or `type`; folders come first.
+        sort: Query<Option<SortKey>>,
+        /// `asc` (default) or `desc`.
+        order: Query<Option<SortOrder>>,
+        /// Entries to skip.
+        offset: Query<Option<u64>>,
+        /// Most entries to return (default all).
+        limit: Query<Option<u64>>,
+        /// Include names starting with a dot.
+        show_hidden: Query<Option<bool>>,
+    ) -> ApiResult<Json<Listing>> {
+        let fs = session(&state, req, &auth);
+        let dir = dir_or_root(path.0.as_deref())?;
+        let mut entries = fs.list(&dir).await?;
+        if !show_hidden.0.unwrap_or(false) {
+            entries.retain(|e| !e.entry.name.starts_with('.'));
+        }
+        sort_entries(&mut entries, sort.0.unwrap_or(SortKey::Name), order.0.unwrap_or(SortOrder::Asc));
+        let total = entries.len() as u64;
+        let skip = usize::try_from(offset.0.unwrap_or(0)).unwrap_or(usize::MAX);
+        let take = limit.0.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let page: Vec<FileEntry> = entries.iter().skip(skip).take(take).map(FileEntry::from).collect();
+        Ok(Json(Listing {
+            items: page.iter().map(|e| e.name.clone()).collect(),
+            entries: page,
+            path: dir.to_string(),
+            total,
+            writable: fs.rules().can_write(&dir),
+        }))
+    }
+
+    /// Metadata of one file or folder.
+    #[oai(path = "/api/stat", method = "get", operation_id = "stat")]
+    async fn stat(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// Path of the file or folder.
+        path: Query<Option<String>>,
+    ) -> ApiResult<Json<FileEntry>> {
+        let fs = session(&state, req, &auth);
+        let p = parse_path(path.0.as_deref(), "No path provided")?;
+        Ok(Json(FileEntry::from(&fs.stat(&p).await?)))
+    }
+
+    /// Create a new text file; 409 when something with that name exists.
+    #[oai(path = "/api/new_file", method = "post", operation_id = "new_file")]
+    async fn new_file(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<NewFile>,
+    ) -> ApiResult<Json<StatusPath>> {
+        let b = body.0;
+        let (Some(name), Some(content)) = (b.file_name.filter(|n| !n.is_empty()), b.file_content) else {
+            return Err(AppError::bad_request("fields_missing", "No file name or content provided").into());
+        };
+        let fs = session(&state, req, &auth);
+        let target = dir_or_root(b.path.as_deref())?.child(&name).map_err(AppError::from)?;
+        fs.write_small(&target, content.as_bytes(), false).await?;
+        Ok(status_path("File created", &target))
+    }
+
+    /// Delete a file.
+    #[oai(path = "/api/delete_file", method = "post", operation_id = "delete_file")]
+    async fn delete_file(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<PathBody>,
+    ) -> ApiResult<Json<StatusBody>> {
+        let fs = session(&state, req, &auth);
+        let p = parse_path(body.0.path.as_deref(), "No path provided")?;
+        fs.remove(&p, false).await?;
+        Ok(StatusBody::new("File deleted"))
+    }
+
+    /// Replace a text file's content (atomically: readers see the old or the new file).
+    #[oai(path = "/api/edit_file", method = "post", operation_id = "edit_file")]
+    async fn edit_file(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<EditFile>,
+    ) -> ApiResult<Json<StatusPath>> {
+        let fs = session(&state, req, &auth);
+        let p = parse_path(body.0.path.as_deref(), "No path provided")?;
+        let existing = fs.stat(&p).await?;
+        if existing.entry.is_dir {
+            return Err(AppError::bad_request("is_a_directory", "Is a folder").into());
+        }
+        fs.write_small(&p, body.0.file_content.unwrap_or_default().as_bytes(), true).await?;
+        Ok(status_path("File edited", &p))
+    }
+
+    /// A file's content: text, or base64 for binary types (images, video, …). Files over
+    /// `files.get_file_max_size` get 413: fetch them with `/api/download`.
+    #[oai(path = "/api/get_file", method = "get", operation_id = "get_file")]
+    async fn get_file(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// Path of the file.
+        file_path: Query<Option<String>>,
+    ) -> ApiResult<Json<FileContent>> {
+        let fs = session(&state, req, &auth);
+        let p = parse_path(file_path.0.as_deref(), "No file path provided")?;
+        let max = state.config.files.get_file_max_size;
+        let (handle, entry) = fs.open_read(&p, 0).await?;
+        if entry.size > max {
+            return Err(AppError::TooLarge {
+                code: "too_large",
+                message: format!("File is larger than {max} bytes; use /api/download?file_path=…"),
+            }
+            .into());
+        }
+        let mut data = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
+        handle.take(max + 1).read_to_end(&mut data).await.map_err(|e| AppError::internal(format!("read: {e}")))?;
+        if data.len() as u64 > max {
+            return Err(AppError::TooLarge { code: "too_large", message: "File grew past the limit".into() }.into());
+        }
+        let (kind, content) = match (is_binary_mime(&entry.mime), String::from_utf8(data)) {
+            (false, Ok(text)) if !text.contains('\0') => ("text", text),
+            (_, Ok(text)) => ("binary", base64::engine::general_purpose::STANDARD.encode(text.as_bytes())),
+            (_, Err(e)) => ("binary", base64::engine::general_purpose::STANDARD.encode(e.as_bytes())),
+        };
+        fs.record_download(&p, entry.size);
+        Ok(Json(FileContent {
+            status: "File content retrieved".into(),
+            content,
+            kind: kind.into(),
+            mime: entry.mime,
+            size: entry.size,
+        }))
+    }
+
+    /// Rename a file inside its folder.
+    #[oai(path = "/api/rename_file", method = "post", operation_id = "rename_file")]
+    async fn rename_file(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<RenameFile>,
+    ) -> ApiResult<Json<StatusPath>> {
+        let b = body.0;
+        let dir = dir_or_root(b.path.as_deref())?;
+        let from = child(&dir, b.file_name.as_deref(), "No file name provided")?;
+        let to = child(&dir, b.new_name.as_deref(), "No file name provided")?;
+        let fs = session(&state, req, &auth);
+        if fs.stat(&from).await?.entry.is_dir {
+            return Err(AppError::bad_request("is_a_directory", "Is a folder; use /api/rename_folder").into());
+        }
+        fs.rename(&from, &to, false).await?;
+        Ok(status_path("File renamed", &to))
+    }
+
+    /// Create a folder.
+    #[oai(path = "/api/create_folder", method = "post", operation_id = "create_folder")]
+    async fn create_folder(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<CreateFolder>,
+    ) -> ApiResult<Json<StatusPath>> {
+        let b = body.0;
+        let dir = child(&dir_or_root(b.path.as_deref())?, b.folder_name.as_deref(), "No folder name provided")?;
+        session(&state, req, &auth).mkdir(&dir).await?;
+        Ok(status_path("Folder created", &dir))
+    }
+
+    /// Delete a folder and everything in it.
+    #[oai(path = "/api/delete_folder", method = "post", operation_id = "delete_folder")]
+    async fn delete_folder(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<PathBody>,
+    ) -> ApiResult<Json<StatusBody>> {
+        let p = parse_path(body.0.path.as_deref(), "No path provided")?;
+        session(&state, req, &auth).remove(&p, true).await?;
+        Ok(StatusBody::new("Folder deleted"))
+    }
+
+    /// Rename a folder inside its parent.
+    #[oai(path = "/api/rename_folder", method = "post", operation_id = "rename_folder")]
+    async fn rename_folder(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<RenameFolder>,
+    ) -> ApiResult<Json<StatusPath>> {
+        let b = body.0;
+        let dir = dir_or_root(b.path.as_deref())?;
+        let from = child(&dir, b.folder_name.as_deref(), "No folder name provided")?;
+        let to = child(&dir, b.new_name.as_deref(), "No folder name provided")?;
+        let fs = session(&state, req, &auth);
+        if !fs.stat(&from).await?.entry.is_dir {
+            return Err(AppError::bad_request("not_a_directory", "Not a folder; use /api/rename_file").into());
+        }
+        fs.rename(&from, &to, false).await?;
+        Ok(status_path("Folder renamed", &to))
+    }
+
+    /// Move a file or folder to a new path (across folders); a folder cannot move into itself.
+    #[oai(path = "/api/move", method = "post", operation_id = "move_path")]
+    async fn move_path(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<Transfer>,
+    ) -> ApiResult<Json<StatusPath>> {
+        let from = VPath::parse(&body.0.from).map_err(AppError::from)?;
+        let to = VPath::parse(&body.0.to).map_err(AppError::from)?;
+        session(&state, req, &auth).rename(&from, &to, body.0.overwrite).await?;
+        Ok(status_path("Moved", &to))
+    }
+
+    /// Copy a file or folder (regular files and folders; symlinks are skipped).
+    #[oai(path = "/api/copy", method = "post", operation_id = "copy_path")]
+    async fn copy_path(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        body: Json<Transfer>,
+    ) -> ApiResult<Json<StatusPath>> {
+        let from = VPath::parse(&body.0.from).map_err(AppError::from)?;
+        let to = VPath::parse(&body.0.to).map_err(AppError::from)?;
+        session(&state, req, &auth).copy(&from, &to, body.0.overwrite).await?;
+        Ok(status_path("Copied", &to))
+    }
+
+    /// Find files and folders whose name contains `q` (case-insensitive) below `path`.
+    #[oai(path = "/api/search", method = "get", operation_id = "search")]
+    async fn search(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// Folder to search (default `/`).
+        path: Query<Option<String>>,
+        /// Text the name must contain.
+        q: Query<Option<String>>,
+        /// Most hits (1–1000, default 100).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<SearchResult>> {
+        let dir = dir_or_root(path.0.as_deref())?;
+        let Some(q) = q.0.filter(|q| !q.trim().is_empty()) else {
+            return Err(AppError::bad_request("query_missing", "No search text provided").into());
+        };
+        let limit = limit.0.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(AppError::bad_request("limit_invalid", "limit must be between 1 and 1000").into());
+        }
+        let (hits, truncated) = session(&state, req, &auth).search(&dir, q.trim(), limit as usize).await?;
+        Ok(Json(SearchResult { entries: hits.iter().map(FileEntry::from).collect(), truncated }))
+    }
+}
+
+/// Folders first, then by the key; names break ties so the order is stable.
+fn sort_entries(entries: &mut [EntryInfo], key: SortKey, order: SortOrder) {
+    entries.sort_by_cached_key(|e| {
+        let name = e.entry.name.to_lowercase();
+        let primary = match key {
+            SortKey::Name => String::new(),
+            SortKey::Size => format!("{:020}", e.entry.size),
+            SortKey::Modified => e.entry.modified.map(|m| format!("{:020}", m.timestamp_millis())).unwrap_or_default(),
+            SortKey::Type => e.entry.mime.clone(),
+        };
+        (!e.entry.is_dir, primary, name)
+    });
+    if order == SortOrder::Desc {
+        // Keep folders first; reverse within each group.
+        let split = entries.iter().position(|e| !e.entry.is_dir).unwrap_or(entries.len());
+        entries[..split].reverse();
+        entries[split..].reverse();
+    }
+}

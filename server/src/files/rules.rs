@@ -1,0 +1,78 @@
+//! Path rules of one user: readable and writable subtrees, matched by components
+//! (`/pub` covers `/pub/x` but never `/pub-private`). Admins read and write everything.
+
+use crate::auth::Principal;
+use crate::vfs::VPath;
+
+/// What one caller may read and write.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    all: bool,
+    read: Vec<VPath>,
+    write: Vec<VPath>,
+}
+
+impl Rules {
+    /// Everything (administrators).
+    pub fn everything() -> Rules {
+        Rules { all: true, read: Vec::new(), write: Vec::new() }
+    }
+
+    /// A user's rules: reads under `paths` or `paths_write`, writes under `paths_write`.
+    /// Entries that do not parse (they cannot: they are validated on the way in) are dropped,
+    /// which only ever narrows access.
+    pub fn new(paths: &[String], paths_write: &[String]) -> Rules {
+        let parse = |v: &[String]| v.iter().filter_map(|p| VPath::parse(p).ok()).collect::<Vec<_>>();
+        let write = parse(paths_write);
+        let mut read = parse(paths);
+        read.extend(write.iter().cloned());
+        Rules { all: false, read, write }
+    }
+
+    pub fn for_principal(p: &Principal) -> Rules {
+        if p.is_admin() { Rules::everything() } else { Rules::new(&p.paths, &p.paths_write) }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.all
+    }
+
+    pub fn can_read(&self, path: &VPath) -> bool {
+        self.all || self.read.iter().any(|r| path.starts_with(r))
+    }
+
+    pub fn can_write(&self, path: &VPath) -> bool {
+        self.all || self.write.iter().any(|w| path.starts_with(w))
+    }
+
+    /// Whether `dir` is an ancestor of something readable (so it may be listed, filtered).
+    pub fn leads_to_readable(&self, dir: &VPath) -> bool {
+        self.all || self.read.iter().any(|r| r.starts_with(dir))
+    }
+
+    /// Whether `path` is one of the user's own top folders (never deleted or moved away).
+    pub fn is_top_folder(&self, path: &VPath) -> bool {
+        path.is_root() || self.read.iter().any(|r| r == path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> VPath {
+        VPath::parse(s).expect("vpath")
+    }
+
+    #[test]
+    fn rules_match_by_component() {
+        let r = Rules::new(&["/pub".into()], &["/alice".into()]);
+        assert!(r.can_read(&v("/pub")) && r.can_read(&v("/pub/x/y")));
+        assert!(!r.can_read(&v("/pub-private")) && !r.can_read(&v("/pub_backup")));
+        assert!(r.can_read(&v("/alice/a")) && r.can_write(&v("/alice/a")));
+        assert!(!r.can_write(&v("/pub/x")) && !r.can_write(&v("/alicex")));
+        assert!(r.leads_to_readable(&v("/")) && !r.leads_to_readable(&v("/bob")));
+        assert!(!r.can_read(&v("/")));
+        assert!(r.is_top_folder(&v("/alice")) && !r.is_top_folder(&v("/alice/a")));
+    }
+}

@@ -1,0 +1,330 @@
+//! Staged writes: `.nook-part-<id>` beside the target, moved into place by rename.
+//!
+//! Invariants:
+//! - The staging file is created `O_EXCL` in the *target's own directory*, through a
+//!   handle to that directory, so the final rename never crosses a directory (atomic) and
+//!   never re-resolves a path that a concurrent rename could have swapped.
+//! - While a [`Staging`] is armed, dropping it unlinks the staging file. Cancellation of an
+//!   async write (client disconnect) therefore cleans up wherever the value happens to be:
+//!   in [`LocalStaged`] or inside a blocking task that finishes after the future is gone.
+//! - `overwrite == false` is enforced at commit by `linkat(2)`, which fails with EEXIST
+//!   instead of replacing; see [`rename_noreplace`].
+
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+use cap_std::fs::{Dir, OpenOptions};
+
+use super::{BLOCK_SIZE, FsError, Result, StagedWrite, StagingId, VPath, VfsFuture, blocking};
+
+/// Synchronous core of a staged write; owns the cleanup duty.
+pub(super) struct Staging {
+    dir: Arc<Dir>,
+    id: StagingId,
+    part: String,
+    target: String,
+    file: Option<File>,
+    sync: bool,
+    armed: bool,
+}
+
+impl Staging {
+    /// Creates a fresh, empty staging file for `target` (one component) in `dir`.
+    pub(super) fn create(dir: Arc<Dir>, target: &str, sync: bool) -> Result<Staging> {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        // 128 random bits make a collision practically impossible; retry anyway rather
+        // than ever opening somebody else's staging file.
+        for _ in 0..4 {
+            let id = StagingId::random();
+            let part = id.file_name();
+            match dir.open_with(&part, &opts) {
+                Ok(f) => {
+                    return Ok(Staging {
+                        dir,
+                        id,
+                        part,
+                        target: target.to_owned(),
+                        file: Some(f.into_std()),
+                        sync,
+                        armed: true,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(FsError::from_io(e)),
+            }
+        }
+        Err(FsError::internal("no free staging name"))
+    }
+
+    /// Reopens a suspended staging file, positioned at its end. Returns its length.
+    pub(super) fn reopen(dir: Arc<Dir>, id: &StagingId, target: &str, sync: bool) -> Result<(Staging, u64)> {
+        let part = id.file_name();
+        // Only a regular file counts; a symlink planted under a staging name is refused.
+        if !dir.symlink_metadata(&part)?.is_file() {
+            return Err(FsError::NotFound);
+        }
+        let mut opts = OpenOptions::new();
+        opts.write(true);
+        let mut file = dir.open_with(&part, &opts)?.into_std();
+        let len = file.seek(SeekFrom::End(0))?;
+        let st = Staging { dir, id: id.clone(), part, target: target.to_owned(), file: Some(file), sync, armed: true };
+        Ok((st, len))
+    }
+
+    pub(super) fn file_mut(&mut self) -> Result<&mut File> {
+        self.file.as_mut().ok_or_else(|| FsError::internal("staging file already closed"))
+    }
+
+    pub(super) fn write(&mut self, data: &[u8]) -> Result<()> {
+        Ok(self.file_mut()?.write_all(data)?)
+    }
+
+    /// Moves the staging file onto the target. On error the staging file is removed (by
+    /// `Drop`) and the target is untouched.
+    pub(super) fn commit(mut self, overwrite: bool) -> Result<()> {
+        if let Some(file) = self.file.take()
+            && self.sync
+        {
+            file.sync_all()?;
+        }
+        if overwrite {
+            self.dir.rename(&self.part, &self.dir, &self.target)?;
+        } else {
+            rename_noreplace(&self.dir, &self.part, &self.target, false)?;
+        }
+        self.armed = false;
+        if self.sync {
+            sync_dir(&self.dir);
+        }
+        Ok(())
+    }
+
+    /// Closes the file and keeps it on disk for a later resume.
+    pub(super) fn suspend(mut self) -> Result<StagingId> {
+        if let Some(file) = self.file.take()
+            && self.sync
+        {
+            file.sync_all()?;
+        }
+        self.armed = false;
+        Ok(self.id.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.file.take();
+        // Relative to the directory handle: even if the directory was renamed meanwhile we
+        // remove our own file, and never something that now sits at the old path.
+        match self.dir.remove_file(&self.part) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(staging = %self.id, error = %e, "staging file not removed"),
+        }
+    }
+}
+
+/// Moves `from` to `to` (paths relative to `dir`) without ever replacing an existing `to`.
+///
+/// cap-std does not expose `renameat2(RENAME_NOREPLACE)`, so files use `linkat` + `unlink`:
+/// `linkat` atomically fails with EEXIST when `to` exists, and `to` appears complete at
+/// once. Directories cannot be hard-linked, and some filesystems (vfat, exFAT, some FUSE)
+/// refuse links; those fall back to check-then-rename. Its window is harmless for
+/// directories (`rename(2)` of a directory can only replace an *empty* directory) and, for
+/// files on link-less filesystems, a concurrent creator can lose its file: documented.
+pub(super) fn rename_noreplace(dir: &Dir, from: &str, to: &str, from_is_dir: bool) -> Result<()> {
+    if !from_is_dir {
+        match dir.hard_link(from, dir, to) {
+            Ok(()) => {
+                if let Err(e) = dir.remove_file(from) {
+                    // `to` is complete and in place; a leftover `from` is a duplicate, not a
+                    // loss (and a leftover staging name is swept at start-up).
+                    tracing::warn!(error = %e, "source not unlinked after link");
+                }
+                return Ok(());
+            }
+            Err(e) if link_unsupported(&e) => {}
+            Err(e) => return Err(FsError::from_io(e)),
+        }
+    }
+    match dir.symlink_metadata(to) {
+        Ok(_) => return Err(FsError::AlreadyExists),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(FsError::from_io(e)),
+    }
+    Ok(dir.rename(from, dir, to)?)
+}
+
+fn link_unsupported(e: &io::Error) -> bool {
+    // EPERM: vfat, or fs.protected_hardlinks on a file we do not own. EOPNOTSUPP (95 on
+    // Linux) / ENOSYS: FUSE and network filesystems. A cap-std escape is also
+    // PermissionDenied but has no raw errno, so it is not mistaken for EPERM.
+    matches!(e.raw_os_error(), Some(1) | Some(95)) || e.kind() == io::ErrorKind::Unsupported
+}
+
+/// Best-effort fsync of a directory so a committed rename survives power loss.
+fn sync_dir(dir: &Dir) {
+    if let Ok(f) = dir.open(".") {
+        let _ = f.sync_all();
+    }
+}
+
+/// Opens the directory that will hold `target` and returns it with the final name.
+pub(super) fn open_parent(root: &Dir, target: &VPath) -> Result<(Arc<Dir>, String)> {
+    let (Some(parent), Some(name)) = (target.parent(), target.name()) else {
+        return Err(FsError::IsADirectory); // the root
+    };
+    let dir = root.open_dir(parent.as_rel_path())?;
+    Ok((Arc::new(dir), name.to_owned()))
+}
+
+/// Refuses a write target that is a directory, a symlink or a special file, or that
+/// exists when `overwrite` is false. Re-checked atomically at commit for `AlreadyExists`.
+pub(super) fn check_target(dir: &Dir, name: &str, overwrite: bool) -> Result<()> {
+    match dir.symlink_metadata(name) {
+        Ok(m) if m.is_dir() => Err(FsError::IsADirectory),
+        // Never write through a link (it might point outside, or to a not-yet-existing
+        // outside file) nor silently replace one.
+        Ok(m) if !m.is_file() => Err(FsError::PermissionDenied),
+        Ok(_) if !overwrite => Err(FsError::AlreadyExists),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) fn begin_write_sync(root: &Dir, target: &VPath, overwrite: bool, sync: bool) -> Result<Staging> {
+    let (dir, name) = open_parent(root, target)?;
+    check_target(&dir, &name, overwrite)?;
+    Staging::create(dir, &name, sync)
+}
+
+pub(super) fn begin_append_sync(root: &Dir, target: &VPath, offset: Option<u64>, sync: bool) -> Result<LocalStaged> {
+    let (dir, name) = open_parent(root, target)?;
+    let meta = dir.symlink_metadata(&name)?;
+    if meta.is_dir() {
+        return Err(FsError::IsADirectory);
+    }
+    if !meta.is_file() {
+        return Err(FsError::PermissionDenied);
+    }
+    let keep = offset.unwrap_or(meta.len());
+    if keep > meta.len() {
+        return Err(FsError::InvalidOffset);
+    }
+    let mut src = dir.open(&name)?.into_std();
+    let mut st = Staging::create(dir, &name, sync)?;
+    // `io::copy` between files uses copy_file_range: server-side, reflink where possible.
+    let copied = io::copy(&mut io::Read::take(&mut src, keep), st.file_mut()?)?;
+    if copied != keep {
+        // The file shrank since we looked; the caller's offset no longer holds.
+        return Err(FsError::InvalidOffset);
+    }
+    Ok(LocalStaged::new(st, keep, true))
+}
+
+/// Async [`StagedWrite`] over a [`Staging`], buffering into [`BLOCK_SIZE`] blocks.
+pub(super) struct LocalStaged {
+    // `None` only while a blocking write owns it, or after that write was cancelled (then
+    // the blocking task dropped it, which removed the file).
+    core: Option<Staging>,
+    id: StagingId,
+    buf: Vec<u8>,
+    written: u64,
+    overwrite: bool,
+}
+
+impl LocalStaged {
+    pub(super) fn new(core: Staging, written: u64, overwrite: bool) -> LocalStaged {
+        LocalStaged { id: core.id.clone(), core: Some(core), buf: Vec::new(), written, overwrite }
+    }
+
+    fn take_core(&mut self) -> Result<Staging> {
+        self.core.take().ok_or_else(|| FsError::internal("staged write was interrupted"))
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        let mut core = self.take_core()?;
+        let buf = std::mem::take(&mut self.buf);
+        let joined = tokio::task::spawn_blocking(move || {
+            let res = core.write(&buf);
+            (core, buf, res)
+        })
+        .await;
+        // A panicked task dropped `core` (and so the file); `self.core` stays `None`.
+        let (core, mut buf, res) = joined.map_err(|_| FsError::internal("write task failed"))?;
+        buf.clear();
+        self.buf = buf;
+        self.core = Some(core);
+        res
+    }
+}
+
+impl StagedWrite for LocalStaged {
+    fn id(&self) -> &StagingId {
+        &self.id
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    fn write_all<'a>(&'a mut self, data: &'a [u8]) -> VfsFuture<'a, ()> {
+        Box::pin(async move {
+            if self.core.is_none() {
+                return Err(FsError::internal("staged write was interrupted"));
+            }
+            if self.buf.capacity() == 0 {
+                self.buf.reserve(BLOCK_SIZE);
+            }
+            self.buf.extend_from_slice(data);
+            self.written += data.len() as u64;
+            if self.buf.len() >= BLOCK_SIZE {
+                self.flush().await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn commit(mut self: Box<Self>) -> VfsFuture<'static, u64> {
+        Box::pin(async move {
+            let mut core = self.take_core()?;
+            let buf = std::mem::take(&mut self.buf);
+            let (written, overwrite) = (self.written, self.overwrite);
+            blocking(move || {
+                core.write(&buf)?;
+                core.commit(overwrite)?;
+                Ok(written)
+            })
+            .await
+        })
+    }
+
+    fn abort(mut self: Box<Self>) -> VfsFuture<'static, ()> {
+        let core = self.core.take();
+        Box::pin(async move {
+            blocking(move || {
+                drop(core);
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn suspend(mut self: Box<Self>) -> VfsFuture<'static, StagingId> {
+        Box::pin(async move {
+            let mut core = self.take_core()?;
+            let buf = std::mem::take(&mut self.buf);
+            blocking(move || {
+                core.write(&buf)?;
+                core.suspend()
+            })
+            .await
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! Rename, copy, remove, walk and sweep.
+
+use std::os::unix::fs::symlink;
+use std::time::Duration;
+
+use futures_util::TryStreamExt as _;
+
+use super::*;
+
+#[tokio::test]
+async fn copy_into_own_subtree_is_refused() {
+    let f = fixture();
+    f.fs.mkdir_all(&p("/a/b")).await.expect("mkdir");
+    for to in ["/a/b/c", "/a", "/a/copy"] {
+        let err = f.fs.copy(&p("/a"), &p(to), false).await;
+        assert!(matches!(err, Err(FsError::InvalidPath(_))), "{to}: {err:?}");
+    }
+    assert!(matches!(f.fs.rename(&p("/a"), &p("/a/b/x"), false).await, Err(FsError::InvalidPath(_))));
+}
+
+#[tokio::test]
+async fn copy_into_own_subtree_through_symlinked_parent_is_refused() {
+    let f = fixture();
+    f.fs.mkdir_all(&p("/a/sub")).await.expect("mkdir");
+    put(&f.fs, "/a/f.txt", b"1", false).await.expect("put");
+    symlink("a", f.root.join("alias")).expect("symlink");
+    let err = f.fs.copy(&p("/a"), &p("/alias/inner"), false).await;
+    assert!(matches!(err, Err(FsError::InvalidPath(_))), "{err:?}");
+    assert!(!f.root.join("a/inner").exists(), "refused before creating anything");
+    let err = f.fs.rename(&p("/a"), &p("/alias/sub/moved"), false).await;
+    assert!(matches!(err, Err(FsError::InvalidPath(_))), "{err:?}");
+}
+
+#[tokio::test]
+async fn copy_folder_copies_files_and_dirs_and_skips_symlinks() {
+    let f = fixture();
+    f.fs.mkdir_all(&p("/src/deep/er")).await.expect("mkdir");
+    put(&f.fs, "/src/one.txt", b"1", false).await.expect("put");
+    put(&f.fs, "/src/deep/er/two.txt", b"22", false).await.expect("put");
+    symlink(&f.outside, f.root.join("src/out")).expect("symlink");
+    symlink("one.txt", f.root.join("src/alias")).expect("symlink");
+    f.fs.copy(&p("/src"), &p("/dst"), false).await.expect("copy");
+    assert_eq!(get(&f.fs, "/dst/deep/er/two.txt").await.expect("read"), b"22");
+    let mut names: Vec<_> = f.fs.list(&p("/dst")).await.expect("ls").into_iter().map(|e| e.name).collect();
+    names.sort();
+    assert_eq!(names, ["deep", "one.txt"]);
+    assert!(matches!(f.fs.copy(&p("/src"), &p("/dst"), false).await, Err(FsError::AlreadyExists)));
+    f.fs.copy(&p("/src/one.txt"), &p("/dst/one.txt"), true).await.expect("file overwrite");
+    assert!(matches!(f.fs.copy(&p("/src/alias"), &p("/z"), false).await, Err(FsError::PermissionDenied)));
+    assert!(staging_files(&f.root.join("dst")).is_empty());
+}
+
+#[tokio::test]
+async fn rename_over_existing_without_overwrite_is_refused() {
+    let f = fixture();
+    put(&f.fs, "/a.txt", b"a", false).await.expect("put");
+    put(&f.fs, "/b.txt", b"b", false).await.expect("put");
+    assert!(matches!(f.fs.rename(&p("/a.txt"), &p("/b.txt"), false).await, Err(FsError::AlreadyExists)));
+    assert_eq!(get(&f.fs, "/a.txt").await.expect("a intact"), b"a");
+    assert_eq!(get(&f.fs, "/b.txt").await.expect("b intact"), b"b");
+    f.fs.rename(&p("/a.txt"), &p("/c.txt"), false).await.expect("rename");
+    assert!(matches!(f.fs.stat(&p("/a.txt")).await, Err(FsError::NotFound)));
+    f.fs.rename(&p("/c.txt"), &p("/b.txt"), true).await.expect("overwrite");
+    assert_eq!(get(&f.fs, "/b.txt").await.expect("read"), b"a");
+    f.fs.mkdir_all(&p("/d1/x")).await.expect("mkdir");
+    f.fs.mkdir(&p("/d2")).await.expect("mkdir");
+    assert!(matches!(f.fs.rename(&p("/d1"), &p("/d2"), false).await, Err(FsError::AlreadyExists)));
+    f.fs.rename(&p("/d1"), &p("/d3"), false).await.expect("dir rename");
+    assert!(f.fs.stat(&p("/d3/x")).await.expect("moved").is_dir);
+    assert!(matches!(f.fs.rename(&VPath::root(), &p("/r"), true).await, Err(FsError::PermissionDenied)));
+}
+
+#[tokio::test]
+async fn sweep_removes_only_stale_staging_files() {
+    let f = fixture();
+    f.fs.mkdir_all(&p("/a/b")).await.expect("mkdir");
+    std::fs::write(f.root.join(".nook-part-1"), b"x").expect("stage");
+    std::fs::write(f.root.join("a/b/.nook-part-2"), b"x").expect("stage");
+    std::fs::write(f.root.join("a/keep.txt"), b"x").expect("file");
+    symlink(&f.outside, f.root.join("out")).expect("symlink");
+    std::fs::write(f.outside.join(".nook-part-3"), b"x").expect("outside stage");
+    assert_eq!(f.fs.sweep_staging(Duration::from_secs(3600)).await.expect("sweep"), 0);
+    assert_eq!(f.fs.sweep_staging(Duration::ZERO).await.expect("sweep"), 2);
+    assert!(staging_files(&f.root).is_empty() && staging_files(&f.root.join("a/b")).is_empty());
+    assert!(f.root.join("a/keep.txt").exists());
+    assert!(f.outside.join(".nook-part-3").exists(), "sweep never follows links out");
+}
+
+#[tokio::test]
+async fn removal_rules() {
+    let f = fixture();
+    f.fs.mkdir_all(&p("/d/e")).await.expect("mkdir");
+    symlink(&f.outside, f.root.join("d/out")).expect("symlink");
+    assert!(matches!(f.fs.remove_dir(&p("/d"), false).await, Err(FsError::NotEmpty)));
+    assert!(matches!(f.fs.remove_file(&p("/d")).await, Err(FsError::IsADirectory)));
+    assert!(matches!(f.fs.remove_dir(&VPath::root(), true).await, Err(FsError::PermissionDenied)));
+    assert!(matches!(f.fs.remove_dir(&p("/d/out"), true).await, Err(FsError::NotADirectory)));
+    f.fs.remove_dir(&p("/d"), true).await.expect("rm -r");
+    assert!(f.outside.join("secret.txt").exists(), "recursive delete never follows links");
+    assert!(dir_is_empty(&f.root));
+    assert!(matches!(f.fs.mkdir(&VPath::root()).await, Err(FsError::AlreadyExists)));
+    f.fs.mkdir(&p("/m")).await.expect("mkdir");
+    assert!(matches!(f.fs.mkdir(&p("/m")).await, Err(FsError::AlreadyExists)));
+    f.fs.mkdir_all(&p("/m")).await.expect("mkdir_all existing dir is fine");
+    assert!(matches!(f.fs.mkdir(&p("/no/such")).await, Err(FsError::NotFound)));
+}
+
+#[tokio::test]
+async fn walk_is_sorted_preorder_and_skips_symlinks() {
+    let f = fixture();
+    f.fs.mkdir_all(&p("/w/b/c")).await.expect("mkdir");
+    put(&f.fs, "/w/a.txt", b"a", false).await.expect("put");
+    put(&f.fs, "/w/b/c/d.txt", b"d", false).await.expect("put");
+    symlink(&f.outside, f.root.join("w/b/out")).expect("symlink");
+    symlink("b", f.root.join("w/loop")).expect("symlink");
+    let got: Vec<String> = f.fs.walk(&p("/w")).map_ok(|(p, _)| p.to_string()).try_collect().await.expect("walk");
+    assert_eq!(got, ["/w/a.txt", "/w/b", "/w/b/c", "/w/b/c/d.txt"]);
+    let one: Vec<_> = f.fs.walk(&p("/w/a.txt")).try_collect().await.expect("walk file");
+    assert_eq!(one.len(), 1);
+    let none: Vec<_> = f.fs.walk(&p("/w/loop")).try_collect().await.expect("walk link");
+    assert!(none.is_empty());
+}

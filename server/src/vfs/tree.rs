@@ -1,0 +1,251 @@
+//! Recursive operations: walk (zip, search), folder copy, staging sweep.
+//!
+//! Invariant: recursion descends only through directory *handles* opened with
+//! `O_NOFOLLOW` relative to their parent handle, never by re-resolving a path string. A
+//! symlink met in the tree is skipped, and a directory swapped for a link between listing
+//! and descent fails to open instead of being followed (the race in SECURITY.md "Paths").
+//!
+//! Memory and descriptors: one frame per level of the current branch, holding that
+//! directory's handle and its entries, so a 100,000-file tree costs the widest directories
+//! on one branch, not the whole tree. Depth is bounded by the 4096-byte path limit.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use cap_fs_ext::DirExt as _;
+use cap_std::fs::{Dir, Metadata, MetadataExt as _};
+use futures_util::StreamExt as _;
+
+use super::entry::{entry_from, read_dir_raw};
+use super::local::lands_inside;
+use super::staging::{Staging, check_target, open_parent};
+use super::{Entry, FsError, Result, VPath, WalkStream, blocking};
+
+/// One directory on the current branch.
+struct Frame {
+    dir: Arc<Dir>,
+    path: VPath,
+    entries: std::vec::IntoIter<(String, Metadata)>,
+}
+
+/// Opens `name` under `parent` without following a link; regular files and directories
+/// only, sorted by name so zips and searches are deterministic.
+fn open_frame(parent: &Dir, name: &str, path: VPath) -> Result<Frame> {
+    let dir = parent.open_dir_nofollow(name)?;
+    let mut entries: Vec<_> =
+        read_dir_raw(&dir, false)?.into_iter().filter(|(_, m)| m.is_dir() || m.is_file()).collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Frame { dir: Arc::new(dir), path, entries: entries.into_iter() })
+}
+
+enum Walk {
+    Start(VPath),
+    Running(Vec<Frame>),
+    Done,
+}
+
+enum Start {
+    File(VPath, Entry),
+    Dir(Frame),
+    Skip,
+}
+
+fn start_sync(root: &Dir, path: VPath) -> Result<Start> {
+    let meta = root.symlink_metadata(path.as_rel_path())?;
+    if meta.is_file() {
+        let entry = entry_from(path.name().unwrap_or(""), &meta, false);
+        Ok(Start::File(path, entry))
+    } else if meta.is_dir() {
+        let frame = open_frame(root, path.as_rel_path(), path.clone())?;
+        Ok(Start::Dir(frame))
+    } else {
+        Ok(Start::Skip) // a symlink or special file is never walked
+    }
+}
+
+/// See [`super::Vfs::walk`]. Each directory costs one blocking-pool hop.
+pub(super) fn walk(root: Arc<Dir>, start: VPath) -> WalkStream {
+    futures_util::stream::unfold((root, Walk::Start(start)), |(root, mut st)| async move {
+        let item = step(&root, &mut st).await?;
+        Some((item, (root, st)))
+    })
+    .boxed()
+}
+
+async fn step(root: &Arc<Dir>, st: &mut Walk) -> Option<Result<(VPath, Entry)>> {
+    loop {
+        match st {
+            Walk::Done => return None,
+            Walk::Start(path) => {
+                let (root, path) = (root.clone(), std::mem::take(path));
+                match blocking(move || start_sync(&root, path)).await {
+                    Ok(Start::File(p, e)) => {
+                        *st = Walk::Done;
+                        return Some(Ok((p, e)));
+                    }
+                    Ok(Start::Dir(frame)) => *st = Walk::Running(vec![frame]),
+                    Ok(Start::Skip) => *st = Walk::Done,
+                    Err(e) => {
+                        *st = Walk::Done;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            Walk::Running(stack) => {
+                let Some(top) = stack.last_mut() else {
+                    *st = Walk::Done;
+                    continue;
+                };
+                let Some((name, meta)) = top.entries.next() else {
+                    stack.pop();
+                    continue;
+                };
+                let path = match top.path.child(&name) {
+                    Ok(p) => p,
+                    Err(e) => return Some(Err(e)), // past 4096 bytes: report, go on
+                };
+                if meta.is_dir() {
+                    let (parent, n, p) = (top.dir.clone(), name.clone(), path.clone());
+                    match blocking(move || open_frame(&parent, &n, p)).await {
+                        Ok(frame) => stack.push(frame),
+                        // Deleted since it was listed: not an error for a snapshot-free walk.
+                        Err(FsError::NotFound) => continue,
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+                return Some(Ok((path, entry_from(&name, &meta, false))));
+            }
+        }
+    }
+}
+
+/// Streams `input` into a staged write of `dst/name` and commits it.
+fn copy_file_into(input: cap_std::fs::File, dst: &Arc<Dir>, name: &str, overwrite: bool, sync: bool) -> Result<()> {
+    check_target(dst, name, overwrite)?;
+    let mut st = Staging::create(dst.clone(), name, sync)?;
+    io::copy(&mut input.into_std(), st.file_mut()?)?;
+    st.commit(overwrite)
+}
+
+/// See [`super::Vfs::copy`].
+pub(super) fn copy_sync(root: &Dir, from: &VPath, to: &VPath, overwrite: bool, sync: bool) -> Result<()> {
+    if to.is_root() {
+        return Err(FsError::PermissionDenied);
+    }
+    // Lexical check; the inode check below catches the same through an in-root link.
+    if to.is_within(from) {
+        return Err(FsError::InvalidPath("destination is inside the source"));
+    }
+    let meta = root.symlink_metadata(from.as_rel_path())?;
+    let (dst_parent, dst_name) = open_parent(root, to)?;
+    if meta.is_file() {
+        // `open` follows only in-root links; it was a regular file a moment ago.
+        let input = root.open(from.as_rel_path())?;
+        return copy_file_into(input, &dst_parent, &dst_name, overwrite, sync);
+    }
+    if !meta.is_dir() {
+        return Err(FsError::PermissionDenied); // symlinks and special files are not copied
+    }
+    // Through an in-root link (`/alias -> a`, copy `/a` to `/alias/x`) the lexical check
+    // passes; compare resolved paths before creating anything.
+    if lands_inside(root, from, to)? {
+        return Err(FsError::InvalidPath("destination is inside the source"));
+    }
+    let src = root.open_dir_nofollow(from.as_rel_path())?;
+    make_dir(&dst_parent, &dst_name, overwrite)?;
+    let dst = Arc::new(dst_parent.open_dir_nofollow(&dst_name)?);
+    let dst_meta = dst.dir_metadata()?;
+    let dst_id = (dst_meta.dev(), dst_meta.ino());
+
+    let listing = sorted(read_dir_raw(&src, false)?);
+    let mut stack = vec![(src, dst, listing)];
+    while let Some((src, dst, entries)) = stack.last_mut() {
+        let Some((name, meta)) = entries.next() else {
+            stack.pop();
+            continue;
+        };
+        if meta.is_file() {
+            let input = src.open(&name)?;
+            copy_file_into(input, dst, &name, overwrite, sync)?;
+        } else if meta.is_dir() {
+            let child = src.open_dir_nofollow(&name)?;
+            let child_meta = child.dir_metadata()?;
+            if (child_meta.dev(), child_meta.ino()) == dst_id {
+                // Backstop for a link swapped in after `lands_inside`: copying the
+                // destination into itself would recurse until the path limit.
+                return Err(FsError::InvalidPath("destination is inside the source"));
+            }
+            make_dir(dst, &name, overwrite)?;
+            let child_dst = Arc::new(dst.open_dir_nofollow(&name)?);
+            let listing = sorted(read_dir_raw(&child, false)?);
+            stack.push((child, child_dst, listing));
+        }
+    }
+    Ok(())
+}
+
+fn sorted(mut v: Vec<(String, Metadata)>) -> std::vec::IntoIter<(String, Metadata)> {
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.into_iter()
+}
+
+/// Creates `name` in `dir`; with `overwrite`, an existing directory is merged into.
+fn make_dir(dir: &Dir, name: &str, overwrite: bool) -> Result<()> {
+    match dir.create_dir(name) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && overwrite => {
+            if dir.symlink_metadata(name)?.is_dir() {
+                Ok(())
+            } else {
+                Err(FsError::NotADirectory)
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// See [`super::Vfs::sweep_staging`]. Unreadable subdirectories are logged and skipped so
+/// one bad directory cannot stop start-up.
+pub(super) fn sweep_sync(root: &Dir, older_than: Duration) -> Result<u64> {
+    let now = SystemTime::now();
+    let mut removed = 0;
+    let first = root.open_dir_nofollow(".")?;
+    let listing = read_dir_raw(&first, true)?.into_iter();
+    let mut stack = vec![(first, listing)];
+    while let Some((dir, entries)) = stack.last_mut() {
+        let Some((name, meta)) = entries.next() else {
+            stack.pop();
+            continue;
+        };
+        if VPath::is_staging_name(&name) {
+            let age =
+                meta.modified().ok().and_then(|m| now.duration_since(m.into_std()).ok()).unwrap_or(Duration::ZERO);
+            // A staging *directory* or link is not ours to delete; only regular files.
+            if meta.is_file() && age >= older_than {
+                match dir.remove_file(&name) {
+                    Ok(()) => removed += 1,
+                    Err(e) => tracing::warn!(error = %e, "stale staging file not removed"),
+                }
+            }
+        } else if meta.is_dir() {
+            let opened =
+                dir.open_dir_nofollow(&name).and_then(|d| read_dir_raw(&d, true).map_err(to_io).map(|l| (d, l)));
+            match opened {
+                Ok((d, l)) => stack.push((d, l.into_iter())),
+                Err(e) => tracing::warn!(error = %e, "sweep skipped a directory"),
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "swept stale staging files");
+    }
+    Ok(removed)
+}
+
+fn to_io(e: FsError) -> io::Error {
+    match e {
+        FsError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}
