@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod common;
+mod files;
 mod openapi;
 mod roles;
 mod settings_logs;
