@@ -47,6 +47,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// File transfer limits.
     pub files: FilesConfig,
+    /// The FTP(S) server (started and stopped at run time through the API).
+    pub ftp: FtpConfig,
 }
 
 /// `[auth]`: password hashing and the login defender.
@@ -110,6 +112,63 @@ impl Default for FilesConfig {
     }
 }
 
+/// `[ftp]`: the FTP(S) server. Each of these except the FTPS files can be overridden at run
+/// time through the settings API (`ftp.listen`, ...); a change applies at the next start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FtpConfig {
+    /// Start FTP on boot until an administrator starts or stops it once (then that choice is kept).
+    pub enabled: bool,
+    /// Control connection address.
+    pub listen: String,
+    /// Passive data ports, `first-last`.
+    pub passive_ports: String,
+    /// Address announced in PASV replies (an IPv4 address or a DNS name); default: the address the client connected to.
+    pub passive_host: String,
+    /// PEM certificate chain for FTPS (AUTH TLS); FTPS is off without it.
+    pub ftps_cert: Option<PathBuf>,
+    /// PEM private key for FTPS.
+    pub ftps_key: Option<PathBuf>,
+    /// Refuse logins and transfers that do not use TLS (needs the FTPS files).
+    pub ftps_required: bool,
+    /// Close sessions idle for this long.
+    pub idle_timeout: Dur,
+    /// Text of the 220 greeting.
+    pub greeting: String,
+    /// Most control connections at once.
+    pub max_connections: u32,
+    /// Most control connections at once from one IP.
+    pub max_connections_per_ip: u32,
+    /// Let web users log in over FTP with their own credentials and path rules.
+    pub allow_web_users: bool,
+}
+
+impl Default for FtpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: "0.0.0.0:2121".into(),
+            passive_ports: "30000-30009".into(),
+            passive_host: String::new(),
+            ftps_cert: None,
+            ftps_key: None,
+            ftps_required: false,
+            idle_timeout: Dur(Duration::from_secs(600)),
+            greeting: "Nook FTP ready".into(),
+            max_connections: 64,
+            max_connections_per_ip: 8,
+            allow_web_users: true,
+        }
+    }
+}
+
+/// Parses `30000-30009` into an inclusive range.
+pub fn parse_port_range(s: &str) -> Option<std::ops::RangeInclusive<u16>> {
+    let (a, b) = s.trim().split_once('-')?;
+    let (a, b): (u16, u16) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a > 0 && a <= b).then_some(a..=b)
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -126,6 +185,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             files: FilesConfig::default(),
+            ftp: FtpConfig::default(),
         }
     }
 }
@@ -215,6 +275,12 @@ impl Config {
         }
         if self.auth.rate_per_second == 0 {
             return Err(ConfigError("auth.rate_per_second must be at least 1".into()));
+        }
+        if parse_port_range(&self.ftp.passive_ports).is_none() {
+            return Err(ConfigError("ftp.passive_ports must look like 30000-30009".into()));
+        }
+        if self.ftp.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError("ftp.listen must be an address like 0.0.0.0:2121".into()));
         }
         if self.token_ttl.0 < Duration::from_secs(60) {
             return Err(ConfigError("token_ttl must be at least 1m".into()));

@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod ftp;
 pub mod settings;
 pub mod state;
 pub mod users;
@@ -120,6 +121,15 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     if swept > 0 {
         tracing::info!(swept, "removed leftover staging files");
     }
+    let accounts = Arc::new(ftp::accounts::AccountService::new(db.clone(), auth.clone(), files.clone()));
+    let ftp = Arc::new(ftp::FtpController::new(
+        db.clone(),
+        config.ftp.clone(),
+        files.clone(),
+        accounts.clone(),
+        auth.clone(),
+        audit.clone(),
+    ));
     let state = Arc::new(AppState {
         root,
         db,
@@ -128,6 +138,8 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
         users,
         settings,
         files,
+        accounts,
+        ftp,
         audit,
         started_at: chrono::Utc::now(),
         config,
@@ -183,6 +195,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let _ = std::io::stdout().flush();
     tracing::info!(%local, root = %state.root.display(), "started");
     let watcher = tokio::spawn(watch_users(state.clone()));
+    state.ftp.start_if_wanted(&state.settings).await;
 
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state.clone()), shutdown_signal(), Some(Duration::from_secs(10)))
@@ -190,6 +203,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError(format!("server: {e}")));
     watcher.abort();
     let _ = watcher.await;
+    // Sessions end and uploads in flight are discarded; the saved enabled state stays as it was.
+    let _ = state.ftp.stop(false).await;
     state.audit.flush().await;
     let db = state.db.clone();
     drop(state);

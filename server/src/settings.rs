@@ -21,6 +21,10 @@ pub enum Kind {
     /// An integer within the bounds.
     Int(i64, i64),
     Bool,
+    /// A socket address such as `0.0.0.0:2121`.
+    Addr,
+    /// A port range such as `30000-30009`.
+    PortRange,
 }
 
 /// One editable setting.
@@ -45,6 +49,60 @@ pub const DEFS: &[SettingDef] = &[
         kind: Kind::Int(0, 36500),
         default: || Value::from(0),
         help: "Days to keep audit log entries; 0 keeps them forever.",
+    },
+    SettingDef {
+        key: "ftp.listen",
+        kind: Kind::Addr,
+        default: || Value::Null,
+        help: "FTP control address, e.g. 0.0.0.0:2121; empty uses the config file's [ftp] listen. Applies at the next FTP start.",
+    },
+    SettingDef {
+        key: "ftp.passive_ports",
+        kind: Kind::PortRange,
+        default: || Value::Null,
+        help: "Passive data ports, e.g. 30000-30009; empty uses the config file. Applies at the next FTP start.",
+    },
+    SettingDef {
+        key: "ftp.passive_host",
+        kind: Kind::Text(253),
+        default: || Value::Null,
+        help: "Address announced in PASV replies (IPv4 or DNS name); empty uses the config file, else the address clients connect to.",
+    },
+    SettingDef {
+        key: "ftp.greeting",
+        kind: Kind::Text(200),
+        default: || Value::Null,
+        help: "Text of the FTP greeting; empty uses the config file.",
+    },
+    SettingDef {
+        key: "ftp.idle_timeout_seconds",
+        kind: Kind::Int(10, 86400),
+        default: || Value::Null,
+        help: "Close FTP sessions idle this many seconds; empty uses the config file.",
+    },
+    SettingDef {
+        key: "ftp.max_connections",
+        kind: Kind::Int(1, 10000),
+        default: || Value::Null,
+        help: "Most FTP control connections at once; empty uses the config file.",
+    },
+    SettingDef {
+        key: "ftp.max_connections_per_ip",
+        kind: Kind::Int(1, 10000),
+        default: || Value::Null,
+        help: "Most FTP control connections from one address; empty uses the config file.",
+    },
+    SettingDef {
+        key: "ftp.ftps_required",
+        kind: Kind::Bool,
+        default: || Value::Null,
+        help: "Refuse FTP logins and transfers without TLS (needs ftps_cert and ftps_key in the config file).",
+    },
+    SettingDef {
+        key: "ftp.allow_web_users",
+        kind: Kind::Bool,
+        default: || Value::Null,
+        help: "Let web users log in over FTP with their own credentials and folders.",
     },
 ];
 
@@ -82,6 +140,21 @@ impl SettingsService {
         self.all().get(key).cloned()
     }
 
+    /// A text setting when set (not null, not empty).
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.get(key).and_then(|v| v.as_str().map(str::to_string)).filter(|s| !s.is_empty())
+    }
+
+    /// An integer setting when set.
+    pub fn int(&self, key: &str) -> Option<i64> {
+        self.get(key).and_then(|v| v.as_i64())
+    }
+
+    /// A boolean setting when set.
+    pub fn bool(&self, key: &str) -> Option<bool> {
+        self.get(key).and_then(|v| v.as_bool())
+    }
+
     /// Validates every change first, then writes them in one transaction.
     pub async fn update(&self, changes: serde_json::Map<String, Value>) -> AppResult<Vec<String>> {
         if changes.is_empty() {
@@ -114,10 +187,16 @@ impl SettingsService {
 }
 
 fn check(def: &SettingDef, v: &Value) -> AppResult<()> {
+    // null resets a setting to its default.
+    if v.is_null() {
+        return Ok(());
+    }
     let ok = match def.kind {
         Kind::Text(max) => v.as_str().is_some_and(|s| s.chars().count() <= max && !s.chars().any(char::is_control)),
         Kind::Int(lo, hi) => v.as_i64().is_some_and(|n| (lo..=hi).contains(&n)),
         Kind::Bool => v.is_boolean(),
+        Kind::Addr => v.as_str().is_some_and(|s| s.parse::<std::net::SocketAddr>().is_ok()),
+        Kind::PortRange => v.as_str().is_some_and(|s| crate::config::parse_port_range(s).is_some()),
     };
     if ok {
         return Ok(());
@@ -126,6 +205,8 @@ fn check(def: &SettingDef, v: &Value) -> AppResult<()> {
         Kind::Text(max) => format!("text of at most {max} characters"),
         Kind::Int(lo, hi) => format!("an integer from {lo} to {hi}"),
         Kind::Bool => "true or false".to_string(),
+        Kind::Addr => "an address like 0.0.0.0:2121".to_string(),
+        Kind::PortRange => "a port range like 30000-30009".to_string(),
     };
     Err(AppError::bad_request("setting_invalid", format!("Setting `{}` must be {expect}", def.key)))
 }

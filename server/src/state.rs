@@ -10,6 +10,8 @@ use crate::audit::Audit;
 use crate::auth::AuthService;
 use crate::config::Config;
 use crate::files::FileService;
+use crate::ftp::FtpController;
+use crate::ftp::accounts::AccountService;
 use crate::settings::SettingsService;
 use crate::users::UserService;
 
@@ -22,6 +24,8 @@ pub struct AppState {
     pub users: UserService,
     pub settings: SettingsService,
     pub files: FileService,
+    pub accounts: Arc<AccountService>,
+    pub ftp: Arc<FtpController>,
     pub audit: Audit,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }

@@ -5,12 +5,14 @@
 
 pub mod error;
 pub mod files;
+mod ftp;
 mod logs;
 mod roles;
 mod security;
 mod settings;
 mod system;
 mod users;
+mod v1;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use poem_openapi::OpenApiService;
 use poem_openapi::payload::Json;
 
 pub use error::{ApiError, ApiResult, ErrorBody};
-pub use security::Auth;
+pub use security::{Auth, V1Auth};
 
 use crate::auth::Principal;
 use crate::config::cidr_contains;
@@ -38,13 +40,30 @@ const CONTENT_JSON: &[&str] = &["/api/new_file", "/api/edit_file"];
 const RATE_LIMITED: &[&str] = &["/api/is_up", "/api/user/login"];
 
 /// All API impls, in tag order.
-pub type Apis =
-    (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi, files::FilesApi);
+pub type Apis = (
+    system::SystemApi,
+    users::UsersApi,
+    roles::RolesApi,
+    logs::LogsApi,
+    settings::SettingsApi,
+    files::FilesApi,
+    ftp::FtpApi,
+    v1::V1Api,
+);
 
 /// The OpenAPI service with every operation; needs no state, so `nook openapi` can print it.
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi, files::FilesApi),
+        (
+            system::SystemApi,
+            users::UsersApi,
+            roles::RolesApi,
+            logs::LogsApi,
+            settings::SettingsApi,
+            files::FilesApi,
+            ftp::FtpApi,
+            v1::V1Api,
+        ),
         "Nook",
         env!("CARGO_PKG_VERSION"),
     )
@@ -260,6 +279,10 @@ pub enum Tag {
     Settings,
     /// Files and folders.
     Files,
+    /// FTP accounts and the FTP server.
+    Ftp,
+    /// The SFTPGo-compatible v1 API for FTP accounts.
+    V1,
 }
 
 /// `{"status": "..."}`, the seed's success body.

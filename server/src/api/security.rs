@@ -4,11 +4,15 @@
 
 use poem::Request;
 use poem_openapi::SecurityScheme;
-use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::auth::{ApiKey, Basic, Bearer};
 
 use crate::auth::Principal;
 
 async fn from_gate_bearer(req: &Request, _: Bearer) -> Option<Principal> {
+    req.extensions().get::<Principal>().cloned()
+}
+
+async fn from_gate_basic(req: &Request, _: Basic) -> Option<Principal> {
     req.extensions().get::<Principal>().cloned()
 }
 
@@ -38,6 +42,29 @@ impl Auth {
         match self {
             Auth::Bearer(b) => &b.0,
             Auth::ApiKey(k) => &k.0,
+        }
+    }
+}
+
+/// An administrator's username and password (only on `/api/v1`).
+#[derive(SecurityScheme)]
+#[oai(ty = "basic", checker = "from_gate_basic")]
+pub struct BasicAuth(Principal);
+
+/// Bearer token, API key or HTTP Basic (the SFTPGo-compatible `/api/v1`).
+#[derive(SecurityScheme)]
+pub enum V1Auth {
+    Bearer(BearerAuth),
+    ApiKey(ApiKeyAuth),
+    Basic(BasicAuth),
+}
+
+impl V1Auth {
+    pub fn principal(&self) -> &Principal {
+        match self {
+            V1Auth::Bearer(b) => &b.0,
+            V1Auth::ApiKey(k) => &k.0,
+            V1Auth::Basic(b) => &b.0,
         }
     }
 }

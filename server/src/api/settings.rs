@@ -79,6 +79,8 @@ impl SettingsApi {
                         Kind::Text(max) => ("text", None, i64::try_from(max).ok()),
                         Kind::Int(lo, hi) => ("integer", Some(lo), Some(hi)),
                         Kind::Bool => ("boolean", None, None),
+                        Kind::Addr => ("address", None, None),
+                        Kind::PortRange => ("port_range", None, None),
                     };
                     SettingInfo {
                         key: d.key.to_string(),

@@ -162,39 +162,49 @@ impl AuthService {
         ip: IpAddr,
         proto: &str,
     ) -> AppResult<Arc<UserRow>> {
+        let user = self.user_by_name(username);
+        let hash = user.as_ref().filter(|u| !u.disabled).map(|u| u.password_hash.clone());
+        self.check_credentials(username, password, hash.as_deref(), ip, proto).await?;
+        user.ok_or_else(invalid_credentials)
+    }
+
+    /// The one credential check every way in shares: refuses banned addresses, verifies the
+    /// password against `hash` (a dummy hash when `None`, so timing does not reveal whether the
+    /// account exists), counts failures, delays them, and audits the attempt.
+    pub async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+        hash: Option<&str>,
+        ip: IpAddr,
+        proto: &str,
+    ) -> AppResult<()> {
         if let Some(left) = self.defender.ban_remaining(ip) {
             self.audit.record(
                 AuditEvent::new("login").actor(username).ip(Some(ip)).outcome("banned").detail(proto.to_string()),
             );
             return Err(banned(left));
         }
-        let user = self.user_by_name(username);
-        let hash = user.as_ref().filter(|u| !u.disabled).map(|u| u.password_hash.as_str());
         let oversize = password.len() > password::MAX_PASSWORD_LEN;
-        let ok = !oversize && self.hasher.verify(password, hash).await;
-        match (ok, user) {
-            (true, Some(u)) => {
-                self.defender.record_success(username);
-                self.audit.record(AuditEvent::new("login").actor(username).ip(Some(ip)).detail(proto.to_string()));
-                Ok(u)
-            }
-            _ => {
-                let outcome = self.defender.record_failure(ip, username);
-                self.audit.record(
-                    AuditEvent::new("login").actor(username).ip(Some(ip)).outcome("failed").detail(proto.to_string()),
-                );
-                if outcome == FailureOutcome::Banned {
-                    self.audit.record(
-                        AuditEvent::new("ban")
-                            .ip(Some(ip))
-                            .outcome("banned")
-                            .detail(format!("{proto}: too many failed logins (last for {username})")),
-                    );
-                }
-                tokio::time::sleep(self.defender.failure_delay()).await;
-                Err(invalid_credentials())
-            }
+        let ok = !oversize && self.hasher.verify(password, hash).await && hash.is_some();
+        if ok {
+            self.defender.record_success(username);
+            self.audit.record(AuditEvent::new("login").actor(username).ip(Some(ip)).detail(proto.to_string()));
+            return Ok(());
         }
+        let outcome = self.defender.record_failure(ip, username);
+        self.audit
+            .record(AuditEvent::new("login").actor(username).ip(Some(ip)).outcome("failed").detail(proto.to_string()));
+        if outcome == FailureOutcome::Banned {
+            self.audit.record(
+                AuditEvent::new("ban")
+                    .ip(Some(ip))
+                    .outcome("banned")
+                    .detail(format!("{proto}: too many failed logins (last for {username})")),
+            );
+        }
+        tokio::time::sleep(self.defender.failure_delay()).await;
+        Err(invalid_credentials())
     }
 
     /// Password login: returns a fresh token and its lifetime in seconds.

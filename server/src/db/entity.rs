@@ -91,3 +91,37 @@ pub mod setting {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod ftp_account {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ftp_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub username: String,
+        pub password_hash: String,
+        pub home: String,
+        pub permissions: String,
+        pub public_keys: String,
+        pub uid: i32,
+        pub gid: i32,
+        pub max_sessions: i32,
+        pub quota_size: i64,
+        pub quota_files: i64,
+        pub used_quota_size: i64,
+        pub used_quota_files: i64,
+        pub last_quota_update: i64,
+        pub upload_bandwidth: i64,
+        pub download_bandwidth: i64,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -7,7 +7,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
-use super::entity::{audit, role_grant, setting, user};
+use super::entity::{audit, ftp_account, role_grant, setting, user};
 use crate::error::{AppError, AppResult};
 
 /// A user as stored. `paths` and `paths_write` are canonical virtual paths.
@@ -296,4 +296,170 @@ pub async fn put_setting(db: &impl ConnectionTrait, key: &str, value: &str) -> A
         .exec(db)
         .await?;
     Ok(())
+}
+
+// ---- FTP accounts ----
+
+/// An FTP account as stored. `home` is a canonical virtual path; `permissions` are the
+/// SFTPGo v1 names (`list`, `download`, `upload`, `delete`, `rename`, `create_dirs`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FtpAccountRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub home: String,
+    pub permissions: Vec<String>,
+    pub public_keys: Vec<String>,
+    pub uid: i32,
+    pub gid: i32,
+    pub max_sessions: i32,
+    pub quota_size: i64,
+    pub quota_files: i64,
+    pub used_quota_size: i64,
+    pub used_quota_files: i64,
+    pub last_quota_update: i64,
+    pub upload_bandwidth: i64,
+    pub download_bandwidth: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ftp_account::Model> for FtpAccountRow {
+    fn from(m: ftp_account::Model) -> Self {
+        Self {
+            id: m.id,
+            username: m.username,
+            password_hash: m.password_hash,
+            home: m.home,
+            permissions: serde_json::from_str(&m.permissions).unwrap_or_default(),
+            public_keys: serde_json::from_str(&m.public_keys).unwrap_or_default(),
+            uid: m.uid,
+            gid: m.gid,
+            max_sessions: m.max_sessions,
+            quota_size: m.quota_size,
+            quota_files: m.quota_files,
+            used_quota_size: m.used_quota_size,
+            used_quota_files: m.used_quota_files,
+            last_quota_update: m.last_quota_update,
+            upload_bandwidth: m.upload_bandwidth,
+            download_bandwidth: m.download_bandwidth,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+fn ftp_active(a: &FtpAccountRow) -> ftp_account::ActiveModel {
+    ftp_account::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        username: Set(a.username.clone()),
+        password_hash: Set(a.password_hash.clone()),
+        home: Set(a.home.clone()),
+        permissions: Set(serde_json::to_string(&a.permissions).unwrap_or_else(|_| "[]".into())),
+        public_keys: Set(serde_json::to_string(&a.public_keys).unwrap_or_else(|_| "[]".into())),
+        uid: Set(a.uid),
+        gid: Set(a.gid),
+        max_sessions: Set(a.max_sessions),
+        quota_size: Set(a.quota_size),
+        quota_files: Set(a.quota_files),
+        used_quota_size: Set(a.used_quota_size),
+        used_quota_files: Set(a.used_quota_files),
+        last_quota_update: Set(a.last_quota_update),
+        upload_bandwidth: Set(a.upload_bandwidth),
+        download_bandwidth: Set(a.download_bandwidth),
+        created_at: Set(a.created_at),
+        updated_at: Set(a.updated_at),
+    }
+}
+
+fn ftp_exists() -> AppError {
+    AppError::conflict("user_exists", "An FTP account with that name already exists")
+}
+
+/// FTP accounts, by username (`desc` reverses), optionally only one username.
+pub async fn list_ftp_accounts(
+    db: &impl ConnectionTrait,
+    username: Option<&str>,
+    desc: bool,
+    offset: u64,
+    limit: u64,
+) -> AppResult<Vec<FtpAccountRow>> {
+    let mut q = ftp_account::Entity::find();
+    if let Some(u) = username {
+        q = q.filter(ftp_account::Column::Username.eq(u));
+    }
+    q = if desc {
+        q.order_by_desc(ftp_account::Column::Username)
+    } else {
+        q.order_by_asc(ftp_account::Column::Username)
+    };
+    Ok(q.offset(offset).limit(limit).all(db).await?.into_iter().map(FtpAccountRow::from).collect())
+}
+
+pub async fn find_ftp_account(db: &impl ConnectionTrait, id: i64) -> AppResult<Option<FtpAccountRow>> {
+    Ok(ftp_account::Entity::find_by_id(id).one(db).await?.map(FtpAccountRow::from))
+}
+
+pub async fn find_ftp_account_by_name(db: &impl ConnectionTrait, username: &str) -> AppResult<Option<FtpAccountRow>> {
+    Ok(ftp_account::Entity::find()
+        .filter(ftp_account::Column::Username.eq(username))
+        .one(db)
+        .await?
+        .map(FtpAccountRow::from))
+}
+
+pub async fn insert_ftp_account(db: &impl ConnectionTrait, a: &FtpAccountRow) -> AppResult<FtpAccountRow> {
+    match ftp_active(a).insert(db).await {
+        Ok(m) => Ok(m.into()),
+        Err(e) if unique_violation(&e) => Err(ftp_exists()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn save_ftp_account(db: &impl ConnectionTrait, a: &FtpAccountRow) -> AppResult<FtpAccountRow> {
+    let mut am = ftp_active(a);
+    am.id = sea_orm::ActiveValue::Unchanged(a.id);
+    match am.update(db).await {
+        Ok(m) => Ok(m.into()),
+        Err(e) if unique_violation(&e) => Err(ftp_exists()),
+        Err(DbErr::RecordNotUpdated) => Err(AppError::not_found("user_not_found", "FTP account not found")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete_ftp_account(db: &impl ConnectionTrait, id: i64) -> AppResult<bool> {
+    Ok(ftp_account::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
+}
+
+/// Adds `bytes` and `files` (either may be negative) to an account's used quota, atomically.
+pub async fn add_ftp_usage(db: &impl ConnectionTrait, id: i64, bytes: i64, files: i64) -> AppResult<()> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    ftp_account::Entity::update_many()
+        .col_expr(ftp_account::Column::UsedQuotaSize, Expr::col(ftp_account::Column::UsedQuotaSize).add(bytes))
+        .col_expr(ftp_account::Column::UsedQuotaFiles, Expr::col(ftp_account::Column::UsedQuotaFiles).add(files))
+        .col_expr(ftp_account::Column::LastQuotaUpdate, Expr::value(Utc::now().timestamp_millis()))
+        .filter(ftp_account::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Sets an account's used quota to measured values.
+pub async fn set_ftp_usage(db: &impl ConnectionTrait, id: i64, bytes: i64, files: i64) -> AppResult<()> {
+    use sea_orm::sea_query::Expr;
+    ftp_account::Entity::update_many()
+        .col_expr(ftp_account::Column::UsedQuotaSize, Expr::value(bytes))
+        .col_expr(ftp_account::Column::UsedQuotaFiles, Expr::value(files))
+        .col_expr(ftp_account::Column::LastQuotaUpdate, Expr::value(Utc::now().timestamp_millis()))
+        .filter(ftp_account::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+// ---- plain settings used as state ----
+
+/// Reads one raw setting value (JSON text).
+pub async fn get_setting(db: &impl ConnectionTrait, key: &str) -> AppResult<Option<String>> {
+    Ok(setting::Entity::find_by_id(key).one(db).await?.map(|m| m.value))
 }

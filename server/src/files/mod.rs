@@ -15,7 +15,7 @@ use crate::audit::{Audit, AuditEvent};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::vfs::{Entry, FsError, ReadHandle, StagedWrite, VPath, Vfs};
-pub use rules::Rules;
+pub use rules::{Perms, Rules};
 
 /// Result of a file operation, already in API terms.
 pub type FileResult<T> = Result<T, AppError>;
@@ -84,7 +84,19 @@ impl FileService {
 
     /// A session for `who`, coming from `ip` over `proto`.
     pub fn session(&self, who: &Principal, ip: Option<IpAddr>, proto: Proto) -> UserFs {
-        UserFs { svc: self.clone(), rules: Rules::for_principal(who), actor: who.username.clone(), ip, proto }
+        self.session_with(Rules::for_principal(who), &who.username, ip, proto, None)
+    }
+
+    /// A session with explicit rules and an optional quota (FTP accounts).
+    pub fn session_with(
+        &self,
+        rules: Rules,
+        actor: &str,
+        ip: Option<IpAddr>,
+        proto: Proto,
+        quota: Option<Quota>,
+    ) -> UserFs {
+        UserFs { svc: self.clone(), rules, actor: actor.to_string(), ip, proto, quota }
     }
 
     /// Removes staging files left by a crash (start-up) or abandoned longer than `age`.
@@ -101,6 +113,19 @@ pub struct EntryInfo {
     pub writable: bool,
 }
 
+/// Space left to an account with a quota, read when a write starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    /// Bytes that may still be added (None: no size limit).
+    pub bytes_left: Option<u64>,
+    /// Files that may still be created (None: no count limit).
+    pub files_left: Option<u64>,
+}
+
+fn quota_exceeded() -> AppError {
+    AppError::InsufficientStorage { code: "quota_exceeded", message: "Quota exceeded".into() }
+}
+
 /// A user's view of the storage. Cheap to create per request.
 pub struct UserFs {
     svc: FileService,
@@ -108,6 +133,7 @@ pub struct UserFs {
     actor: String,
     ip: Option<IpAddr>,
     proto: Proto,
+    quota: Option<Quota>,
 }
 
 impl UserFs {
@@ -130,11 +156,15 @@ impl UserFs {
     }
 
     fn check_read(&self, path: &VPath) -> FileResult<()> {
-        if self.rules.can_read(path) { Ok(()) } else { Err(denied()) }
+        if self.rules.can_read(path) && self.rules.perms().download { Ok(()) } else { Err(denied()) }
     }
 
     fn check_write(&self, path: &VPath) -> FileResult<()> {
         if self.rules.can_write(path) { Ok(()) } else { Err(denied()) }
+    }
+
+    fn check_perm(&self, allowed: bool) -> FileResult<()> {
+        if allowed { Ok(()) } else { Err(denied()) }
     }
 
     /// Refuses to delete or move away the root or one of the user's own top folders.
@@ -155,7 +185,7 @@ impl UserFs {
     /// Metadata of one path.
     pub async fn stat(&self, path: &VPath) -> FileResult<EntryInfo> {
         // Folders above a readable path are visible in listings, so they may be stat'ed too.
-        if !self.rules.can_read(path) && !self.rules.leads_to_readable(path) {
+        if !self.rules.perms().list || (!self.rules.can_read(path) && !self.rules.leads_to_readable(path)) {
             return Err(denied());
         }
         let entry = self.svc.vfs.stat(path).await?;
@@ -166,7 +196,7 @@ impl UserFs {
     /// something readable are shown.
     pub async fn list(&self, dir: &VPath) -> FileResult<Vec<EntryInfo>> {
         let full = self.rules.can_read(dir);
-        if !full && !self.rules.leads_to_readable(dir) {
+        if !self.rules.perms().list || (!full && !self.rules.leads_to_readable(dir)) {
             return Err(denied());
         }
         let entries = self.svc.vfs.list(dir).await?;
@@ -197,13 +227,38 @@ impl UserFs {
     /// Starts a staged write of `target`; bytes are counted against the upload limit while
     /// they stream, and nothing appears at `target` until [`Upload::commit`].
     pub async fn begin_upload(&self, target: &VPath, overwrite: bool) -> FileResult<Upload> {
-        if let Err(e) = self.check_write(target) {
+        self.start_upload(target, overwrite, None).await
+    }
+
+    /// Starts a staged write seeded with the first `offset` bytes of the existing file
+    /// (FTP `APPE` and `REST` + `STOR`); it replaces the file atomically on commit.
+    pub async fn begin_append(&self, target: &VPath, offset: u64) -> FileResult<Upload> {
+        self.start_upload(target, true, Some(offset)).await
+    }
+
+    async fn start_upload(&self, target: &VPath, overwrite: bool, append_at: Option<u64>) -> FileResult<Upload> {
+        if let Err(e) = self.check_write(target).and_then(|_| self.check_perm(self.rules.perms().upload)) {
             return self.refused("upload", target, e);
         }
         if target.is_root() {
             return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
         }
-        let staged = match self.svc.vfs.begin_write(target, overwrite).await {
+        // Quota: the bytes a replaced file frees count back; a new file needs a file slot.
+        let existing = self.svc.vfs.stat(target).await.ok().filter(|e| !e.is_dir).map(|e| e.size);
+        let mut quota_limit = None;
+        if let Some(q) = self.quota {
+            if existing.is_none() && q.files_left == Some(0) {
+                return self.refused("upload", target, quota_exceeded());
+            }
+            // The final size may use what is left plus what the replaced file frees (an
+            // append's kept prefix is part of the final size, so it is counted too).
+            quota_limit = q.bytes_left.map(|left| left + existing.unwrap_or(0));
+        }
+        let staged = match append_at {
+            None => self.svc.vfs.begin_write(target, overwrite).await,
+            Some(offset) => self.svc.vfs.begin_append(target, Some(offset)).await,
+        };
+        let staged = match staged {
             Ok(s) => s,
             Err(e) => return self.refused("upload", target, e.into()),
         };
@@ -211,6 +266,8 @@ impl UserFs {
             staged: Some(staged),
             target: target.clone(),
             limit: self.svc.limits.max_upload_size,
+            quota_limit,
+            replaced: existing,
             audit: self.svc.audit.clone(),
             actor: self.actor.clone(),
             ip: self.ip,
@@ -226,7 +283,7 @@ impl UserFs {
     }
 
     pub async fn mkdir(&self, path: &VPath) -> FileResult<()> {
-        if let Err(e) = self.check_write(path) {
+        if let Err(e) = self.check_write(path).and_then(|_| self.check_perm(self.rules.perms().create_dirs)) {
             return self.refused("create_folder", path, e);
         }
         match self.svc.vfs.mkdir(path).await {
@@ -238,10 +295,33 @@ impl UserFs {
         }
     }
 
+    /// Creates a folder and any missing parents (an FTP account's home).
+    pub async fn mkdir_all(&self, path: &VPath) -> FileResult<()> {
+        if let Err(e) = self.check_write(path).and_then(|_| self.check_perm(self.rules.perms().create_dirs)) {
+            return self.refused("create_folder", path, e);
+        }
+        match self.svc.vfs.mkdir_all(path).await {
+            Ok(()) => {
+                self.audit("create_folder", "ok", path.to_string());
+                Ok(())
+            }
+            Err(e) => self.refused("create_folder", path, e.into()),
+        }
+    }
+
     /// Deletes a file (`dir == false`) or a folder with everything in it (`dir == true`).
     pub async fn remove(&self, path: &VPath, dir: bool) -> FileResult<()> {
+        self.remove_opts(path, dir, true).await
+    }
+
+    /// Deletes a file or a folder; a folder only when empty unless `recursive`.
+    pub async fn remove_opts(&self, path: &VPath, dir: bool, recursive: bool) -> FileResult<()> {
         let action = if dir { "delete_folder" } else { "delete_file" };
-        if let Err(e) = self.check_write(path).and_then(|_| self.check_removable(path)) {
+        let checks = self
+            .check_write(path)
+            .and_then(|_| self.check_perm(self.rules.perms().delete))
+            .and_then(|_| self.check_removable(path));
+        if let Err(e) = checks {
             return self.refused(action, path, e);
         }
         let entry = match self.svc.vfs.stat(path).await {
@@ -252,7 +332,7 @@ impl UserFs {
             (false, true) => Err(FsError::IsADirectory),
             (true, false) => Err(FsError::NotADirectory),
             (false, false) => self.svc.vfs.remove_file(path).await,
-            (true, true) => self.svc.vfs.remove_dir(path, true).await,
+            (true, true) => self.svc.vfs.remove_dir(path, recursive).await,
         };
         match result {
             Ok(()) => {
@@ -268,6 +348,7 @@ impl UserFs {
         let detail = format!("{from} -> {to}");
         let checks = self
             .check_write(from)
+            .and_then(|_| self.check_perm(self.rules.perms().rename))
             .and_then(|_| self.check_removable(from))
             .and_then(|_| self.check_write(to))
             .and_then(|_| if to.is_root() { Err(denied()) } else { Ok(()) });
@@ -294,7 +375,11 @@ impl UserFs {
     /// Copies a file or folder; the source is checked as a read, the destination as a write.
     pub async fn copy(&self, from: &VPath, to: &VPath, overwrite: bool) -> FileResult<()> {
         let detail = format!("{from} -> {to}");
-        if let Err(e) = self.check_read(from).and_then(|_| self.check_write(to)) {
+        let checks = self
+            .check_read(from)
+            .and_then(|_| self.check_write(to))
+            .and_then(|_| self.check_perm(self.rules.perms().upload));
+        if let Err(e) = checks {
             self.audit("copy", "denied", detail);
             return Err(e);
         }
@@ -317,7 +402,7 @@ impl UserFs {
     /// Every regular file and folder below `dir` the caller may read, pre-order, never
     /// following symlinks; bounded memory.
     pub fn walk(&self, dir: &VPath) -> FileResult<BoxStream<'static, FileResult<(VPath, Entry)>>> {
-        if !self.rules.can_read(dir) && !self.rules.leads_to_readable(dir) {
+        if !self.rules.perms().list || (!self.rules.can_read(dir) && !self.rules.leads_to_readable(dir)) {
             return Err(denied());
         }
         let rules = self.rules.clone();
@@ -368,6 +453,10 @@ pub struct Upload {
     staged: Option<Box<dyn StagedWrite>>,
     target: VPath,
     limit: u64,
+    /// Largest final size the account's quota allows (None: no quota).
+    quota_limit: Option<u64>,
+    /// Size of the file this upload replaces, if any.
+    replaced: Option<u64>,
     audit: Audit,
     actor: String,
     ip: Option<IpAddr>,
@@ -383,12 +472,22 @@ impl Upload {
         self.staged.as_ref().map_or(0, |s| s.bytes_written())
     }
 
+    /// Size of the file this upload replaces (None when it creates a new file).
+    pub fn replaced(&self) -> Option<u64> {
+        self.replaced
+    }
+
     /// Appends `data`; refuses (and discards the staging file) past the upload limit.
     pub async fn write(&mut self, data: &[u8]) -> FileResult<()> {
         let Some(staged) = self.staged.as_mut() else {
             return Err(AppError::internal("upload already finished"));
         };
-        if self.limit > 0 && staged.bytes_written() + data.len() as u64 > self.limit {
+        let after = staged.bytes_written() + data.len() as u64;
+        if self.quota_limit.is_some_and(|q| after > q) {
+            self.abort_with("quota_exceeded").await;
+            return Err(quota_exceeded());
+        }
+        if self.limit > 0 && after > self.limit {
             self.abort_with("too_large").await;
             return Err(AppError::TooLarge {
                 code: "too_large",

@@ -4,18 +4,38 @@
 use crate::auth::Principal;
 use crate::vfs::VPath;
 
+/// Which kinds of operation a caller may perform where its path rules allow (FTP accounts carry
+/// a permission set; web users may do everything their paths allow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Perms {
+    pub list: bool,
+    pub download: bool,
+    pub upload: bool,
+    pub delete: bool,
+    pub rename: bool,
+    pub create_dirs: bool,
+}
+
+impl Perms {
+    pub const ALL: Perms =
+        Perms { list: true, download: true, upload: true, delete: true, rename: true, create_dirs: true };
+    pub const NONE: Perms =
+        Perms { list: false, download: false, upload: false, delete: false, rename: false, create_dirs: false };
+}
+
 /// What one caller may read and write.
 #[derive(Debug, Clone)]
 pub struct Rules {
     all: bool,
     read: Vec<VPath>,
     write: Vec<VPath>,
+    perms: Perms,
 }
 
 impl Rules {
     /// Everything (administrators).
     pub fn everything() -> Rules {
-        Rules { all: true, read: Vec::new(), write: Vec::new() }
+        Rules { all: true, read: Vec::new(), write: Vec::new(), perms: Perms::ALL }
     }
 
     /// A user's rules: reads under `paths` or `paths_write`, writes under `paths_write`.
@@ -26,7 +46,22 @@ impl Rules {
         let write = parse(paths_write);
         let mut read = parse(paths);
         read.extend(write.iter().cloned());
-        Rules { all: false, read, write }
+        Rules { all: false, read, write, perms: Perms::ALL }
+    }
+
+    /// An FTP account: everything under `home`, limited to `perms`.
+    pub fn home(home: &VPath, perms: Perms) -> Rules {
+        let writes = perms.upload || perms.delete || perms.rename || perms.create_dirs;
+        Rules {
+            all: false,
+            read: vec![home.clone()],
+            write: if writes { vec![home.clone()] } else { Vec::new() },
+            perms,
+        }
+    }
+
+    pub fn perms(&self) -> Perms {
+        self.perms
     }
 
     pub fn for_principal(p: &Principal) -> Rules {

@@ -1,0 +1,362 @@
+//! FTP accounts: a home (a virtual path under the storage root) and a permission set, shared
+//! by the seed-002 `/api/ftp/*` endpoints and the SFTPGo-compatible `/api/v1/user` API.
+//!
+//! Permissions are stored as SFTPGo v1 names. The seed's pyftpdlib letters map onto them:
+//!
+//! | letters | v1 name | FTP commands |
+//! |---|---|---|
+//! | `e`, `l` | `list` | CWD, CDUP, LIST, NLST, MLSD, MLST, SIZE, MDTM |
+//! | `r` | `download` | RETR |
+//! | `a`, `w` | `upload` | STOR, APPE, STOU |
+//! | `d` | `delete` | DELE, RMD |
+//! | `f` | `rename` | RNFR, RNTO |
+//! | `m` | `create_dirs` | MKD |
+//! | `M`, `T` | (none) | SITE CHMOD and MFMT are not supported; the letters are accepted and ignored |
+//!
+//! `*` grants everything; `create_symlinks` is stored for compatibility (FTP cannot make links).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::password::check_password_policy;
+use crate::auth::{AuthService, Principal};
+use crate::db::{self, FtpAccountRow};
+use crate::error::{AppError, AppResult};
+use crate::files::{FileService, Perms, Proto, Rules};
+use crate::users::validate_username;
+use crate::vfs::VPath;
+
+/// Every v1 permission name, in the order the API reports them.
+pub const V1_PERMISSIONS: &[&str] =
+    &["*", "list", "download", "upload", "delete", "rename", "create_dirs", "create_symlinks"];
+
+/// Permission names from a pyftpdlib letter string (`elradfmw`).
+pub fn from_letters(letters: &str) -> AppResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for c in letters.chars() {
+        let name = match c {
+            'e' | 'l' => "list",
+            'r' => "download",
+            'a' | 'w' => "upload",
+            'd' => "delete",
+            'f' => "rename",
+            'm' => "create_dirs",
+            'M' | 'T' => continue,
+            _ => {
+                return Err(AppError::bad_request(
+                    "permissions_invalid",
+                    format!("Unknown permission letter `{}`; use e l r a d f m w M T", c.escape_default()),
+                ));
+            }
+        };
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The letter string for stored permission names.
+pub fn to_letters(perms: &[String]) -> String {
+    let has = |n: &str| perms.iter().any(|p| p == n || p == "*");
+    let mut s = String::new();
+    for (name, letters) in
+        [("list", "el"), ("download", "r"), ("upload", "aw"), ("delete", "d"), ("rename", "f"), ("create_dirs", "m")]
+    {
+        if has(name) {
+            s.push_str(letters);
+        }
+    }
+    s
+}
+
+/// Validates v1 permission names; `*` alone stands for everything.
+pub fn check_v1_permissions(perms: &[String]) -> AppResult<Vec<String>> {
+    if perms.is_empty() {
+        return Err(AppError::bad_request("permissions_invalid", "At least one permission is required"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for p in perms {
+        if !V1_PERMISSIONS.contains(&p.as_str()) {
+            return Err(AppError::bad_request(
+                "permissions_invalid",
+                format!("Unknown permission `{}`", crate::audit::escape_control(p)),
+            ));
+        }
+        if !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    if out.iter().any(|p| p == "*") {
+        return Ok(vec!["*".to_string()]);
+    }
+    Ok(out)
+}
+
+/// The rule set an account's permission names grant.
+pub fn perms_of(names: &[String]) -> Perms {
+    let has = |n: &str| names.iter().any(|p| p == n || p == "*");
+    Perms {
+        list: has("list"),
+        download: has("download"),
+        upload: has("upload"),
+        delete: has("delete"),
+        rename: has("rename"),
+        create_dirs: has("create_dirs"),
+    }
+}
+
+/// A home given by a client: a virtual path under the storage root (absolute, no `..`).
+pub fn parse_home(raw: Option<&str>, default: &str) -> AppResult<VPath> {
+    let raw = raw.filter(|s| !s.trim().is_empty()).unwrap_or(default);
+    if !raw.starts_with('/') {
+        return Err(AppError::bad_request("path_invalid", "The home must be an absolute path under the storage root"));
+    }
+    Ok(VPath::parse(raw)?)
+}
+
+/// Fields of an account (create or full update).
+#[derive(Debug, Clone, Default)]
+pub struct AccountInput {
+    pub username: String,
+    /// New password; `None` keeps the current one on update.
+    pub password: Option<String>,
+    pub home: VPath,
+    pub permissions: Vec<String>,
+    pub public_keys: Vec<String>,
+    pub uid: i32,
+    pub gid: i32,
+    pub max_sessions: i32,
+    pub quota_size: i64,
+    pub quota_files: i64,
+    pub upload_bandwidth: i64,
+    pub download_bandwidth: i64,
+}
+
+/// Quota scans in progress: username → start time (ms).
+type Scans = Arc<Mutex<HashMap<String, i64>>>;
+
+pub struct AccountService {
+    db: DatabaseConnection,
+    auth: Arc<AuthService>,
+    files: FileService,
+    scans: Scans,
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("user_not_found", "FTP account not found")
+}
+
+impl AccountService {
+    pub fn new(db: DatabaseConnection, auth: Arc<AuthService>, files: FileService) -> Self {
+        Self { db, auth, files, scans: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    fn validate(&self, input: &AccountInput) -> AppResult<()> {
+        validate_username(&input.username)?;
+        if let Some(p) = &input.password {
+            check_password_policy(p)?;
+        }
+        for (name, v) in [
+            ("max_sessions", i64::from(input.max_sessions)),
+            ("quota_size", input.quota_size),
+            ("quota_files", input.quota_files),
+            ("upload_bandwidth", input.upload_bandwidth),
+            ("download_bandwidth", input.download_bandwidth),
+        ] {
+            if v < 0 {
+                return Err(AppError::bad_request("value_invalid", format!("{name} must not be negative")));
+            }
+        }
+        if !(0..=65535).contains(&input.uid) || !(0..=65535).contains(&input.gid) {
+            return Err(AppError::bad_request("value_invalid", "uid and gid must be between 0 and 65535"));
+        }
+        if input.public_keys.len() > 100 || input.public_keys.iter().any(|k| k.len() > 16 * 1024) {
+            return Err(AppError::bad_request("value_invalid", "Too many or too long public keys"));
+        }
+        Ok(())
+    }
+
+    /// Makes sure the home exists (created when missing, like SFTPGo).
+    async fn ensure_home(&self, home: &VPath, actor: &Principal) -> AppResult<()> {
+        let fs = self.files.session(actor, None, Proto::Http);
+        if home.is_root() {
+            return Ok(());
+        }
+        match fs.stat(home).await {
+            Ok(e) if e.entry.is_dir => Ok(()),
+            Ok(_) => Err(AppError::bad_request("not_a_directory", "The home is not a folder")),
+            Err(AppError::NotFound { .. }) => fs.mkdir_all(home).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn list(
+        &self,
+        username: Option<&str>,
+        desc: bool,
+        offset: u64,
+        limit: u64,
+    ) -> AppResult<Vec<FtpAccountRow>> {
+        db::list_ftp_accounts(&self.db, username, desc, offset, limit).await
+    }
+
+    pub async fn get(&self, id: i64) -> AppResult<FtpAccountRow> {
+        db::find_ftp_account(&self.db, id).await?.ok_or_else(not_found)
+    }
+
+    pub async fn get_by_name(&self, username: &str) -> AppResult<FtpAccountRow> {
+        db::find_ftp_account_by_name(&self.db, username).await?.ok_or_else(not_found)
+    }
+
+    /// Looks an account up for login (None when there is none).
+    pub async fn find_for_login(&self, username: &str) -> AppResult<Option<FtpAccountRow>> {
+        db::find_ftp_account_by_name(&self.db, username).await
+    }
+
+    pub async fn create(&self, input: AccountInput, actor: &Principal, create_home: bool) -> AppResult<FtpAccountRow> {
+        self.validate(&input)?;
+        let Some(password) = input.password.clone() else {
+            return Err(AppError::bad_request("password_invalid", "A password is required"));
+        };
+        if create_home {
+            self.ensure_home(&input.home, actor).await?;
+        } else {
+            self.require_home(&input.home, actor).await?;
+        }
+        let hash = self.auth.hasher.hash(&password).await?;
+        let now = Utc::now();
+        let row = FtpAccountRow {
+            id: 0,
+            username: input.username,
+            password_hash: hash,
+            home: input.home.to_string(),
+            permissions: input.permissions,
+            public_keys: input.public_keys,
+            uid: input.uid,
+            gid: input.gid,
+            max_sessions: input.max_sessions,
+            quota_size: input.quota_size,
+            quota_files: input.quota_files,
+            used_quota_size: 0,
+            used_quota_files: 0,
+            last_quota_update: 0,
+            upload_bandwidth: input.upload_bandwidth,
+            download_bandwidth: input.download_bandwidth,
+            created_at: now,
+            updated_at: now,
+        };
+        db::insert_ftp_account(&self.db, &row).await
+    }
+
+    /// 404 `not_found` when the home does not exist (seed 002 `create_user`).
+    async fn require_home(&self, home: &VPath, actor: &Principal) -> AppResult<()> {
+        let fs = self.files.session(actor, None, Proto::Http);
+        match fs.stat(home).await {
+            Ok(e) if e.entry.is_dir => Ok(()),
+            Ok(_) => Err(AppError::bad_request("not_a_directory", "The home is not a folder")),
+            Err(AppError::NotFound { .. }) => Err(AppError::not_found("not_found", "Path does not exist")),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces an account's fields (the password only when given).
+    pub async fn update(
+        &self,
+        id: i64,
+        input: AccountInput,
+        actor: &Principal,
+        create_home: bool,
+    ) -> AppResult<FtpAccountRow> {
+        self.validate(&input)?;
+        let mut row = self.get(id).await?;
+        if create_home {
+            self.ensure_home(&input.home, actor).await?;
+        } else {
+            self.require_home(&input.home, actor).await?;
+        }
+        if let Some(p) = &input.password {
+            row.password_hash = self.auth.hasher.hash(p).await?;
+        }
+        row.username = input.username;
+        row.home = input.home.to_string();
+        row.permissions = input.permissions;
+        row.public_keys = input.public_keys;
+        row.uid = input.uid;
+        row.gid = input.gid;
+        row.max_sessions = input.max_sessions;
+        row.quota_size = input.quota_size;
+        row.quota_files = input.quota_files;
+        row.upload_bandwidth = input.upload_bandwidth;
+        row.download_bandwidth = input.download_bandwidth;
+        row.updated_at = Utc::now();
+        db::save_ftp_account(&self.db, &row).await
+    }
+
+    pub async fn delete(&self, id: i64) -> AppResult<FtpAccountRow> {
+        let row = self.get(id).await?;
+        db::delete_ftp_account(&self.db, id).await?;
+        Ok(row)
+    }
+
+    /// Records a change in used space after a transfer or delete.
+    pub async fn add_usage(&self, id: i64, bytes: i64, files: i64) -> AppResult<()> {
+        db::add_ftp_usage(&self.db, id, bytes, files).await
+    }
+
+    /// Scans in progress: (username, start time in ms).
+    pub fn scans(&self) -> Vec<(String, i64)> {
+        let mut v: Vec<(String, i64)> =
+            self.scans.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), *v)).collect();
+        v.sort();
+        v
+    }
+
+    /// Starts a background walk of the account's home that sets its used size and file count.
+    /// 409 `scan_running` when one already runs for that account.
+    pub fn start_quota_scan(&self, account: FtpAccountRow) -> AppResult<()> {
+        {
+            let mut scans = self.scans.lock().unwrap_or_else(|p| p.into_inner());
+            if scans.contains_key(&account.username) {
+                return Err(AppError::conflict("scan_running", "Another scan is already in progress"));
+            }
+            scans.insert(account.username.clone(), Utc::now().timestamp_millis());
+        }
+        let db = self.db.clone();
+        let files = self.files.clone();
+        let scans = self.scans.clone();
+        tokio::spawn(async move {
+            let result = scan(&files, &account).await;
+            match result {
+                Ok((bytes, count)) => {
+                    if let Err(e) = db::set_ftp_usage(&db, account.id, bytes, count).await {
+                        tracing::warn!(error = %e, user = %account.username, "quota scan could not be saved");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, user = %account.username, "quota scan failed"),
+            }
+            scans.lock().unwrap_or_else(|p| p.into_inner()).remove(&account.username);
+        });
+        Ok(())
+    }
+}
+
+/// Regular files under the account's home: total bytes and count.
+async fn scan(files: &FileService, account: &FtpAccountRow) -> AppResult<(i64, i64)> {
+    let home = VPath::parse(&account.home)?;
+    let fs = files.session_with(Rules::home(&home, Perms::ALL), &account.username, None, Proto::Ftp, None);
+    let mut walk = fs.walk(&home)?;
+    let (mut bytes, mut count) = (0i64, 0i64);
+    while let Some(item) = walk.next().await {
+        let (_, entry) = item?;
+        if !entry.is_dir {
+            bytes += i64::try_from(entry.size).unwrap_or(i64::MAX);
+            count += 1;
+        }
+    }
+    Ok((bytes, count))
+}
