@@ -115,8 +115,10 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
         .with_fsync(config.files.fsync);
     let limits = files::FileLimits { max_upload_size: config.files.max_upload_size };
     let files = files::FileService::new(Arc::new(vfs), audit.clone(), limits);
-    // Staging files left by a crash or kill are never a valid upload: remove them all.
-    let swept = files.sweep_staging(Duration::ZERO).await?;
+    let tus = files::tus::TusService::new(db.clone(), files.clone(), config.files.upload_expiry.0);
+    // Staging files left by a crash or kill are never a valid upload: remove them all, except
+    // those of resumable uploads, which continue after a restart.
+    let swept = tus.sweep_orphans(Duration::ZERO).await?;
     if swept > 0 {
         tracing::info!(swept, "removed leftover staging files");
     }
@@ -128,6 +130,7 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
         users,
         settings,
         files,
+        tus,
         audit,
         started_at: chrono::Utc::now(),
         config,
@@ -183,6 +186,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let _ = std::io::stdout().flush();
     tracing::info!(%local, root = %state.root.display(), "started");
     let watcher = tokio::spawn(watch_users(state.clone()));
+    let sweeper = tokio::spawn(state.tus.clone().run_sweeper());
 
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state.clone()), shutdown_signal(), Some(Duration::from_secs(10)))
@@ -190,6 +194,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError(format!("server: {e}")));
     watcher.abort();
     let _ = watcher.await;
+    sweeper.abort();
+    let _ = sweeper.await;
     state.audit.flush().await;
     let db = state.db.clone();
     drop(state);

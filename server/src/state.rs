@@ -10,6 +10,7 @@ use crate::audit::Audit;
 use crate::auth::AuthService;
 use crate::config::Config;
 use crate::files::FileService;
+use crate::files::tus::TusService;
 use crate::settings::SettingsService;
 use crate::users::UserService;
 
@@ -22,6 +23,7 @@ pub struct AppState {
     pub users: UserService,
     pub settings: SettingsService,
     pub files: FileService,
+    pub tus: TusService,
     pub audit: Audit,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }

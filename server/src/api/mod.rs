@@ -3,6 +3,7 @@
 //! (Bearer JWT, `X-API-KEY`, or Basic on `/api/v1`), may their role call it, and is the body
 //! within limits. Handlers then read the [`Principal`] the gate stored.
 
+mod body;
 pub mod error;
 pub mod files;
 mod logs;
@@ -10,6 +11,7 @@ mod roles;
 mod security;
 mod settings;
 mod system;
+mod transfer;
 mod users;
 
 use std::net::IpAddr;
@@ -38,13 +40,28 @@ const CONTENT_JSON: &[&str] = &["/api/new_file", "/api/edit_file"];
 const RATE_LIMITED: &[&str] = &["/api/is_up", "/api/user/login"];
 
 /// All API impls, in tag order.
-pub type Apis =
-    (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi, files::FilesApi);
+pub type Apis = (
+    system::SystemApi,
+    users::UsersApi,
+    roles::RolesApi,
+    logs::LogsApi,
+    settings::SettingsApi,
+    files::FilesApi,
+    transfer::TransferApi,
+);
 
 /// The OpenAPI service with every operation; needs no state, so `nook openapi` can print it.
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (system::SystemApi, users::UsersApi, roles::RolesApi, logs::LogsApi, settings::SettingsApi, files::FilesApi),
+        (
+            system::SystemApi,
+            users::UsersApi,
+            roles::RolesApi,
+            logs::LogsApi,
+            settings::SettingsApi,
+            files::FilesApi,
+            transfer::TransferApi,
+        ),
         "Nook",
         env!("CARGO_PKG_VERSION"),
     )
@@ -114,8 +131,22 @@ fn error_response(e: AppError) -> Response {
     ApiError::from(e).into_response()
 }
 
-/// The gate in front of every API operation.
-pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+/// The gate in front of every API operation. Responses under `/api/tus` — refusals by the
+/// gate and parse errors included — carry `Tus-Resumable`, as the tus protocol requires.
+pub async fn gate<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let path = req.uri().path();
+    if path != "/api/tus" && !path.starts_with("/api/tus/") {
+        return gate_inner(ep, req).await;
+    }
+    let mut resp = match gate_inner(ep, req).await {
+        Ok(resp) => resp,
+        Err(e) => json_errors(e).await,
+    };
+    resp.headers_mut().insert("Tus-Resumable", HeaderValue::from_static(transfer::TUS_VERSION));
+    Ok(resp)
+}
+
+async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<Arc<AppState>>().cloned() else {
         return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
     };

@@ -28,7 +28,9 @@ fn every_operation_has_docs_an_id_and_error_responses() {
             count += 1;
             assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path} has no summary");
             assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
-            assert!(op["responses"]["200"].is_object(), "{method} {path} has no 200 response");
+            // tus answers 201/204 as its protocol requires; every operation documents a success.
+            let ok = op["responses"].as_object().is_some_and(|r| r.keys().any(|k| k.starts_with('2')));
+            assert!(ok, "{method} {path} has no 2xx response");
             if op.get("security").is_some() {
                 assert!(
                     op["responses"]["401"].is_object()

@@ -7,6 +7,7 @@ mod m20261123_000001_users;
 mod m20261123_000002_roles;
 mod m20261123_000003_audit_log;
 mod m20261123_000004_settings;
+mod m20261123_000005_uploads;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_roles::Migration),
             Box::new(m20261123_000003_audit_log::Migration),
             Box::new(m20261123_000004_settings::Migration),
+            Box::new(m20261123_000005_uploads::Migration),
         ]
     }
 }
