@@ -3,10 +3,16 @@
 //! spool or insist on a `Content-Type`). Each type still declares its media type and schema,
 //! so the operations appear in the OpenAPI spec like any other.
 
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use poem::web::Multipart;
 use poem::{Body, FromRequest, Request, RequestBody};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+use tokio::io::AsyncReadExt;
+use tokio::time::Instant;
 
 fn binary_schema() -> MetaSchemaRef {
     MetaSchemaRef::Inline(Box::new(MetaSchema { format: Some("binary"), ..MetaSchema::new("string") }))
@@ -105,5 +111,52 @@ impl<'a> ApiExtractor<'a> for UploadForm {
             return Ok(Self(None));
         }
         Ok(Self(Some(<Multipart as FromRequest>::from_request(req, body).await?)))
+    }
+}
+
+/// How much of a refused upload's body is read and discarded before the refusal is sent.
+/// Most HTTP libraries send the whole body before reading the response; if the server
+/// answers early and closes, they report a broken pipe instead of the refusal. Past this
+/// amount (or time) the connection is simply closed. Clients that send
+/// `Expect: 100-continue` (curl) never send the body of a refused request at all.
+pub const DRAIN_CAP: u64 = 8 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Whether a body announced as `content_length` is worth draining after a refusal.
+pub fn worth_draining(content_length: Option<u64>) -> bool {
+    content_length.is_none_or(|n| n <= DRAIN_CAP)
+}
+
+/// Reads and discards what is left of a body, up to [`DRAIN_CAP`] bytes and a few seconds.
+pub async fn drain<S>(body: &mut S)
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+{
+    let deadline = Instant::now() + DRAIN_TIME;
+    let mut read = 0u64;
+    while read <= DRAIN_CAP {
+        match tokio::time::timeout_at(deadline, body.next()).await {
+            Ok(Some(Ok(chunk))) => read += chunk.len() as u64,
+            _ => return,
+        }
+    }
+}
+
+/// [`drain`] for a multipart form: the rest of the current part and any later ones.
+pub async fn drain_form(form: &mut Multipart) {
+    let deadline = Instant::now() + DRAIN_TIME;
+    let mut left = DRAIN_CAP;
+    while left > 0 {
+        let Ok(Ok(Some(field))) = tokio::time::timeout_at(deadline, form.next_field()).await else {
+            return;
+        };
+        let mut sink = tokio::io::sink();
+        let reader = field.into_async_read();
+        tokio::pin!(reader);
+        let mut limited = reader.take(left);
+        match tokio::time::timeout_at(deadline, tokio::io::copy(&mut limited, &mut sink)).await {
+            Ok(Ok(n)) => left = left.saturating_sub(n),
+            _ => return,
+        }
     }
 }

@@ -26,7 +26,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use tokio::io::AsyncReadExt;
 
-use super::body::{FileBody, TusChunk, UploadForm};
+use super::body::{FileBody, TusChunk, UploadForm, drain, drain_form, worth_draining};
 use super::files::session;
 use super::{ApiError, ApiResult, Auth, ErrorBody, Tag};
 use crate::error::AppError;
@@ -217,12 +217,19 @@ impl TransferApi {
         overwrite: Query<Option<bool>>,
         form: UploadForm,
     ) -> ApiResult<Json<Uploaded>> {
-        let Some(multipart) = form.0 else {
+        let Some(mut multipart) = form.0 else {
             return Err(no_file().into());
         };
         let fs = session(&state, req, &auth);
-        let files = receive_form(&fs, multipart, overwrite.0.unwrap_or(false)).await?;
-        Ok(Json(Uploaded { status: "File uploaded".into(), files }))
+        match receive_form(&fs, &mut multipart, overwrite.0.unwrap_or(false)).await {
+            Ok(files) => Ok(Json(Uploaded { status: "File uploaded".into(), files })),
+            Err(e) => {
+                if worth_draining(content_length(req)) && !body_failed(&e) {
+                    drain_form(&mut multipart).await;
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// Store the raw request body as the file `path` (`curl -T file URL`). Streamed; a
@@ -240,18 +247,18 @@ impl TransferApi {
         overwrite: Query<Option<bool>>,
         body: FileBody,
     ) -> ApiResult<PutFileResponse> {
-        let target = super::files::parse_path(path.0.as_deref(), "No path provided")?;
-        let overwrite = overwrite.0.unwrap_or(false);
+        let mut stream = Box::pin(body.0.into_bytes_stream());
         let fs = session(&state, req, &auth);
-        if let Some(len) = content_length(req) {
-            fs.check_upload_size(&target, len)?;
+        let len = content_length(req);
+        match store_body(&fs, path.0.as_deref(), overwrite.0.unwrap_or(false), len, &mut stream).await {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                if worth_draining(len) && !body_failed(&e) {
+                    drain(&mut stream).await;
+                }
+                Err(e.into())
+            }
         }
-        let mut up = fs.begin_upload(&target, overwrite).await?;
-        let existed = overwrite && fs.stat(&target).await.is_ok();
-        stream_into(&mut up, body.0.into_bytes_stream()).await?;
-        let size = up.commit().await?;
-        let result = Json(PutResult { status: "File uploaded".into(), path: target.to_string(), size });
-        Ok(if existed { PutFileResponse::Replaced(result) } else { PutFileResponse::Created(result) })
     }
 
     /// tus: versions, extensions (creation, termination, expiration) and `Tus-Max-Size`.
@@ -347,9 +354,17 @@ impl TransferApi {
             return Err(AppError::bad_request("offset_missing", "Upload-Offset is required").into());
         };
         let fs = session(&state, req, &auth);
-        let stream = Box::pin(body.0.into_bytes_stream());
-        let up = state.tus.patch(&fs, auth.principal().user_id, &id.0, offset, content_length(req), stream).await?;
-        Ok(TusPatched::Stored(up.offset, expires_header(&up)))
+        let mut stream = Box::pin(body.0.into_bytes_stream());
+        let len = content_length(req);
+        match state.tus.patch(&fs, auth.principal().user_id, &id.0, offset, len, &mut stream).await {
+            Ok(up) => Ok(TusPatched::Stored(up.offset, expires_header(&up))),
+            Err(e) => {
+                if worth_draining(len) && !body_failed(&e) {
+                    drain(&mut stream).await;
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// tus termination: cancel an upload and discard its bytes.
@@ -370,6 +385,16 @@ impl TransferApi {
         state.tus.terminate(&fs, auth.principal().user_id, &id.0).await?;
         Ok(TusTerminated::Terminated)
     }
+}
+
+/// The body itself failed (ended early, stalled, or its upload was taken over): nothing
+/// left worth draining.
+fn body_failed(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::BadRequest { code: "body_incomplete" | "body_timeout" | "multipart_invalid", .. }
+            | AppError::Conflict { code: "upload_interrupted", .. }
+    )
 }
 
 fn no_file() -> AppError {
@@ -394,9 +419,32 @@ fn expires_header(up: &UploadState) -> Option<String> {
     up.expires_at.map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
 }
 
+/// `PUT /api/put_file` after parsing: size check, staged write, commit.
+async fn store_body<S>(
+    fs: &UserFs,
+    path: Option<&str>,
+    overwrite: bool,
+    content_length: Option<u64>,
+    body: &mut S,
+) -> Result<PutFileResponse, AppError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Unpin,
+{
+    let target = super::files::parse_path(path, "No path provided")?;
+    if let Some(len) = content_length {
+        fs.check_upload_size(&target, len)?;
+    }
+    let mut up = fs.begin_upload(&target, overwrite).await?;
+    let existed = overwrite && fs.stat(&target).await.is_ok();
+    stream_into(&mut up, body).await?;
+    let size = up.commit().await?;
+    let result = Json(PutResult { status: "File uploaded".into(), path: target.to_string(), size });
+    Ok(if existed { PutFileResponse::Replaced(result) } else { PutFileResponse::Created(result) })
+}
+
 /// Streams a request body into an upload; an interrupted, stalled or oversized body discards
 /// the upload (its staging file goes, the target is untouched).
-async fn stream_into<S>(up: &mut Upload, mut body: S) -> Result<(), AppError>
+async fn stream_into<S>(up: &mut Upload, body: &mut S) -> Result<(), AppError>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Unpin,
 {
@@ -411,11 +459,11 @@ where
 }
 
 /// Reads the form part by part, storing each file as it arrives.
-async fn receive_form(fs: &UserFs, mut form: Multipart, mut overwrite: bool) -> Result<Vec<StoredFile>, AppError> {
+async fn receive_form(fs: &UserFs, form: &mut Multipart, mut overwrite: bool) -> Result<Vec<StoredFile>, AppError> {
     let mut dir = VPath::root();
     let mut stored: Vec<StoredFile> = Vec::new();
     let result: Result<(), AppError> = async {
-        while let Some(field) = next_field(&mut form).await? {
+        while let Some(field) = next_field(form).await? {
             match field.name() {
                 Some("path") | Some("overwrite") if !stored.is_empty() => {
                     return Err(AppError::bad_request(

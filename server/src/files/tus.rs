@@ -339,7 +339,16 @@ impl TusService {
                 message: format!("The upload is declared as {} bytes; this request sends more", row.length),
             });
         }
-        let mut w = fs.resume_resumable(&target, &staging, row.overwrite, row.length).await?;
+        let mut w = match fs.resume_resumable(&target, &staging, row.overwrite, row.length).await {
+            Ok(w) => w,
+            Err(e @ AppError::Conflict { code: "already_exists", .. }) => {
+                // The target appeared and may not be replaced: this upload can never finish.
+                db::delete_upload(&self.db, &row.id).await?;
+                self.files.discard_staged(&target, &staging).await.ok();
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let expires_at = self.expires_from(Utc::now());
         db::touch_upload(&self.db, id, expires_at).await?;
         // Data past the declared length is refused by `write` (413) without being stored.

@@ -7,5 +7,6 @@ mod common;
 mod openapi;
 mod roles;
 mod settings_logs;
+mod transfer;
 mod users;
 mod web;
