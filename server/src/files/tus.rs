@@ -139,7 +139,11 @@ impl TusService {
     }
 
     fn expires_from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now + chrono::Duration::from_std(self.expiry).unwrap_or(chrono::Duration::MAX)
+        // An absurd configured expiry means "never", not a panic.
+        chrono::Duration::from_std(self.expiry)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     fn is_leased(&self, id: &str) -> bool {
