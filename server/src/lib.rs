@@ -116,8 +116,10 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
         .with_fsync(config.files.fsync);
     let limits = files::FileLimits { max_upload_size: config.files.max_upload_size };
     let files = files::FileService::new(Arc::new(vfs), audit.clone(), limits);
-    // Staging files left by a crash or kill are never a valid upload: remove them all.
-    let swept = files.sweep_staging(Duration::ZERO).await?;
+    let tus = files::tus::TusService::new(db.clone(), files.clone(), config.files.upload_expiry.0);
+    // Staging files left by a crash or kill are never a valid upload: remove them all, except
+    // those of resumable uploads, which continue after a restart.
+    let swept = tus.sweep_orphans(Duration::ZERO).await?;
     if swept > 0 {
         tracing::info!(swept, "removed leftover staging files");
     }
@@ -140,6 +142,7 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
         files,
         accounts,
         ftp,
+        tus,
         audit,
         started_at: chrono::Utc::now(),
         config,
@@ -196,6 +199,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     tracing::info!(%local, root = %state.root.display(), "started");
     let watcher = tokio::spawn(watch_users(state.clone()));
     state.ftp.start_if_wanted(&state.settings).await;
+    let sweeper = tokio::spawn(state.tus.clone().run_sweeper());
 
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state.clone()), shutdown_signal(), Some(Duration::from_secs(10)))
@@ -205,6 +209,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let _ = watcher.await;
     // Sessions end and uploads in flight are discarded; the saved enabled state stays as it was.
     let _ = state.ftp.stop(false).await;
+    sweeper.abort();
+    let _ = sweeper.await;
     state.audit.flush().await;
     let db = state.db.clone();
     drop(state);

@@ -10,6 +10,7 @@ use crate::audit::Audit;
 use crate::auth::AuthService;
 use crate::config::Config;
 use crate::files::FileService;
+use crate::files::tus::TusService;
 use crate::ftp::FtpController;
 use crate::ftp::accounts::AccountService;
 use crate::settings::SettingsService;
@@ -26,6 +27,7 @@ pub struct AppState {
     pub files: FileService,
     pub accounts: Arc<AccountService>,
     pub ftp: Arc<FtpController>,
+    pub tus: TusService,
     pub audit: Audit,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }

@@ -203,7 +203,7 @@ pub struct RenameFolder {
 
 /// Body of `/api/move` and `/api/copy`.
 #[derive(Debug, Object)]
-pub struct Transfer {
+pub struct MoveCopy {
     /// Source path.
     pub from: String,
     /// Destination path (the new full path, not the folder to put it in).
@@ -469,7 +469,7 @@ impl FilesApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         auth: Auth,
-        body: Json<Transfer>,
+        body: Json<MoveCopy>,
     ) -> ApiResult<Json<StatusPath>> {
         let from = VPath::parse(&body.0.from).map_err(AppError::from)?;
         let to = VPath::parse(&body.0.to).map_err(AppError::from)?;
@@ -484,7 +484,7 @@ impl FilesApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         auth: Auth,
-        body: Json<Transfer>,
+        body: Json<MoveCopy>,
     ) -> ApiResult<Json<StatusPath>> {
         let from = VPath::parse(&body.0.from).map_err(AppError::from)?;
         let to = VPath::parse(&body.0.to).map_err(AppError::from)?;

@@ -3,6 +3,7 @@
 //! (Bearer JWT, `X-API-KEY`, or Basic on `/api/v1`), may their role call it, and is the body
 //! within limits. Handlers then read the [`Principal`] the gate stored.
 
+mod body;
 pub mod error;
 pub mod files;
 mod ftp;
@@ -11,6 +12,7 @@ mod roles;
 mod security;
 mod settings;
 mod system;
+mod transfer;
 mod users;
 mod v1;
 
@@ -49,6 +51,7 @@ pub type Apis = (
     files::FilesApi,
     ftp::FtpApi,
     v1::V1Api,
+    transfer::TransferApi,
 );
 
 /// The OpenAPI service with every operation; needs no state, so `nook openapi` can print it.
@@ -63,6 +66,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             files::FilesApi,
             ftp::FtpApi,
             v1::V1Api,
+            transfer::TransferApi,
         ),
         "Nook",
         env!("CARGO_PKG_VERSION"),
@@ -133,8 +137,22 @@ fn error_response(e: AppError) -> Response {
     ApiError::from(e).into_response()
 }
 
-/// The gate in front of every API operation.
-pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+/// The gate in front of every API operation. Responses under `/api/tus` — refusals by the
+/// gate and parse errors included — carry `Tus-Resumable`, as the tus protocol requires.
+pub async fn gate<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let path = req.uri().path();
+    if path != "/api/tus" && !path.starts_with("/api/tus/") {
+        return gate_inner(ep, req).await;
+    }
+    let mut resp = match gate_inner(ep, req).await {
+        Ok(resp) => resp,
+        Err(e) => json_errors(e).await,
+    };
+    resp.headers_mut().insert("Tus-Resumable", HeaderValue::from_static(transfer::TUS_VERSION));
+    Ok(resp)
+}
+
+async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<Arc<AppState>>().cloned() else {
         return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
     };

@@ -125,3 +125,28 @@ pub mod ftp_account {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod upload {
+    use sea_orm::entity::prelude::*;
+
+    /// A resumable (tus) upload in progress.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "uploads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: i64,
+        pub target: String,
+        pub staging_id: String,
+        pub length: i64,
+        pub overwrite: bool,
+        pub metadata: String,
+        pub created_at: ChronoDateTimeUtc,
+        pub expires_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

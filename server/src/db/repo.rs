@@ -7,7 +7,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
-use super::entity::{audit, ftp_account, role_grant, setting, user};
+use super::entity::{audit, ftp_account, role_grant, setting, upload, user};
 use crate::error::{AppError, AppResult};
 
 /// A user as stored. `paths` and `paths_write` are canonical virtual paths.
@@ -462,4 +462,97 @@ pub async fn set_ftp_usage(db: &impl ConnectionTrait, id: i64, bytes: i64, files
 /// Reads one raw setting value (JSON text).
 pub async fn get_setting(db: &impl ConnectionTrait, key: &str) -> AppResult<Option<String>> {
     Ok(setting::Entity::find_by_id(key).one(db).await?.map(|m| m.value))
+}
+
+// ---- resumable uploads ----
+
+/// A resumable (tus) upload as stored: who owns it, where it lands, and which staging file
+/// holds its bytes. The bytes received so far are the staging file's length, not a column,
+/// so a crash can never leave the two disagreeing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    /// Random id used in the upload URL (32 hex digits).
+    pub id: String,
+    pub user_id: i64,
+    /// Canonical virtual path of the file being uploaded.
+    pub target: String,
+    /// The vfs staging id beside the target.
+    pub staging_id: String,
+    /// Declared total length in bytes.
+    pub length: u64,
+    pub overwrite: bool,
+    /// The client's `Upload-Metadata` header, echoed on `HEAD`.
+    pub metadata: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<upload::Model> for UploadRow {
+    fn from(m: upload::Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            target: m.target,
+            staging_id: m.staging_id,
+            length: u64::try_from(m.length).unwrap_or(0),
+            overwrite: m.overwrite,
+            metadata: m.metadata,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+        }
+    }
+}
+
+pub async fn insert_upload(db: &impl ConnectionTrait, u: &UploadRow) -> AppResult<()> {
+    let length = i64::try_from(u.length).map_err(|_| AppError::internal("upload length out of range"))?;
+    let am = upload::ActiveModel {
+        id: Set(u.id.clone()),
+        user_id: Set(u.user_id),
+        target: Set(u.target.clone()),
+        staging_id: Set(u.staging_id.clone()),
+        length: Set(length),
+        overwrite: Set(u.overwrite),
+        metadata: Set(u.metadata.clone()),
+        created_at: Set(u.created_at),
+        expires_at: Set(u.expires_at),
+    };
+    upload::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn find_upload(db: &impl ConnectionTrait, id: &str) -> AppResult<Option<UploadRow>> {
+    Ok(upload::Entity::find_by_id(id).one(db).await?.map(UploadRow::from))
+}
+
+/// Moves an upload's expiry (it made progress).
+pub async fn touch_upload(db: &impl ConnectionTrait, id: &str, expires_at: DateTime<Utc>) -> AppResult<()> {
+    upload::Entity::update_many()
+        .col_expr(upload::Column::ExpiresAt, sea_orm::sea_query::Expr::value(expires_at))
+        .filter(upload::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes one upload row; whether it existed.
+pub async fn delete_upload(db: &impl ConnectionTrait, id: &str) -> AppResult<bool> {
+    Ok(upload::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
+}
+
+/// Uploads whose expiry is before `now`, oldest first.
+pub async fn expired_uploads(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<Vec<UploadRow>> {
+    Ok(upload::Entity::find()
+        .filter(upload::Column::ExpiresAt.lt(now))
+        .order_by_asc(upload::Column::ExpiresAt)
+        .limit(1000)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(UploadRow::from)
+        .collect())
+}
+
+/// Staging ids of every upload still tracked (kept by the staging sweep).
+pub async fn upload_staging_ids(db: &impl ConnectionTrait) -> AppResult<Vec<String>> {
+    Ok(upload::Entity::find().select_only().column(upload::Column::StagingId).into_tuple::<String>().all(db).await?)
 }

@@ -4,6 +4,8 @@
 //! audit.
 
 pub mod rules;
+pub mod tus;
+mod upload;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::vfs::{Entry, FsError, ReadHandle, StagedWrite, VPath, Vfs};
 pub use rules::{Perms, Rules};
+pub use upload::{BODY_IDLE_TIMEOUT, ResumableWrite};
 
 /// Result of a file operation, already in API terms.
 pub type FileResult<T> = Result<T, AppError>;

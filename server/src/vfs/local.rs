@@ -10,6 +10,7 @@
 //! or over a final symlink (refused); walk, copy and zip skip links; remove removes the
 //! link itself. Absolute link targets always count as escapes.
 
+use std::collections::HashSet;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -201,6 +202,18 @@ impl Vfs for LocalFs {
         }))
     }
 
+    fn discard_staged<'a>(&'a self, target: &'a VPath, id: &'a StagingId) -> VfsFuture<'a, ()> {
+        let (target, id) = (target.clone(), id.clone());
+        Box::pin(self.run(move |root, _| {
+            let (dir, _) = open_parent(root, &target)?;
+            // Only a regular file under our staging name; never a directory or a link.
+            if !dir.symlink_metadata(id.file_name())?.is_file() {
+                return Err(FsError::NotFound);
+            }
+            Ok(dir.remove_file(id.file_name())?)
+        }))
+    }
+
     fn mkdir<'a>(&'a self, path: &'a VPath) -> VfsFuture<'a, ()> {
         let path = path.clone();
         Box::pin(self.run(move |root, _| Ok(root.create_dir(path.as_rel_path())?)))
@@ -243,6 +256,11 @@ impl Vfs for LocalFs {
     }
 
     fn sweep_staging(&self, older_than: Duration) -> VfsFuture<'_, u64> {
-        Box::pin(self.run(move |root, _| tree::sweep_sync(root, older_than)))
+        Box::pin(self.run(move |root, _| tree::sweep_sync(root, older_than, &HashSet::new())))
+    }
+
+    fn sweep_staging_except(&self, older_than: Duration, keep: HashSet<StagingId>) -> VfsFuture<'_, u64> {
+        let keep: HashSet<String> = keep.iter().map(StagingId::file_name).collect();
+        Box::pin(self.run(move |root, _| tree::sweep_sync(root, older_than, &keep)))
     }
 }

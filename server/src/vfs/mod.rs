@@ -20,7 +20,10 @@
 //!   unlinked; see `staging::rename_noreplace` for directories and link-less filesystems.
 //! - Resume (tus, FTP `REST`): [`StagedWrite::suspend`] keeps the staging file and returns
 //!   its [`StagingId`]; [`Vfs::resume_staged`] reopens it at its end; [`Vfs::staging_len`]
-//!   reports the offset. Suspended files are swept by age ([`Vfs::sweep_staging`]).
+//!   reports the offset. Suspended files are swept by age ([`Vfs::sweep_staging`]), except
+//!   those the caller still tracks ([`Vfs::sweep_staging_except`]); [`Vfs::discard_staged`]
+//!   removes one. [`StagedWrite::keep_on_drop`] makes a resumed write keep its bytes when its
+//!   future is dropped (a tus PATCH whose connection died), instead of removing the file.
 //!   Append (`APPE`, `REST`+`STOR` on a complete file) copies the kept prefix into a new
 //!   staging file ([`Vfs::begin_append`]), so even an append is atomic.
 //! - Symlinks: read through while inside the root; never written through or over; never
@@ -37,6 +40,7 @@ mod vpath;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -131,6 +135,12 @@ pub trait StagedWrite: Send {
     fn bytes_written(&self) -> u64;
     /// Appends `data` (buffered into [`BLOCK_SIZE`] blocks before reaching the file).
     fn write_all<'a>(&'a mut self, data: &'a [u8]) -> VfsFuture<'a, ()>;
+    /// Makes a plain drop keep the staging file, with the bytes already flushed to it, as if
+    /// suspended: for resumable uploads, whose progress must survive a dropped connection, a
+    /// cancelled request or a shutdown. Bytes still buffered in memory at the drop are lost;
+    /// the file's length ([`Vfs::staging_len`]) says where to resume. `commit` (also when it
+    /// fails) and `abort` still remove the file.
+    fn keep_on_drop(&mut self);
     /// Flushes, optionally fsyncs, and moves the file into place. With
     /// `overwrite == false` the target is re-checked atomically at this moment:
     /// [`FsError::AlreadyExists`] if it appeared meanwhile (the target is left intact).
@@ -179,6 +189,10 @@ pub trait Vfs: Send + Sync + 'static {
     /// Current length of a suspended staged write (tus `Upload-Offset`).
     fn staging_len<'a>(&'a self, target: &'a VPath, id: &'a StagingId) -> VfsFuture<'a, u64>;
 
+    /// Removes a suspended staged write of `target` (tus termination and expiry).
+    /// [`FsError::NotFound`] when it is already gone.
+    fn discard_staged<'a>(&'a self, target: &'a VPath, id: &'a StagingId) -> VfsFuture<'a, ()>;
+
     /// Creates one directory; the parent must exist.
     fn mkdir<'a>(&'a self, path: &'a VPath) -> VfsFuture<'a, ()>;
 
@@ -208,6 +222,10 @@ pub trait Vfs: Send + Sync + 'static {
     /// Removes staging files older than `older_than` anywhere under the root (start-up:
     /// `Duration::ZERO`; periodic: the resumable-upload lifetime). Returns how many.
     fn sweep_staging(&self, older_than: Duration) -> VfsFuture<'_, u64>;
+
+    /// Like [`Vfs::sweep_staging`], but keeps the staging files whose id is in `keep`
+    /// (suspended resumable uploads that are still live), whatever their age.
+    fn sweep_staging_except(&self, older_than: Duration, keep: HashSet<StagingId>) -> VfsFuture<'_, u64>;
 }
 
 /// Runs blocking filesystem work on tokio's blocking pool.

@@ -7,6 +7,8 @@
 //! - While a [`Staging`] is armed, dropping it unlinks the staging file. Cancellation of an
 //!   async write (client disconnect) therefore cleans up wherever the value happens to be:
 //!   in [`LocalStaged`] or inside a blocking task that finishes after the future is gone.
+//!   The one exception is a write marked `keep_on_drop` (a resumable upload): its drop keeps
+//!   the bytes already in the file, wherever the drop happens; commit and abort still clean up.
 //! - `overwrite == false` is enforced at commit by `linkat(2)`, which fails with EEXIST
 //!   instead of replacing; see [`rename_noreplace`].
 
@@ -27,6 +29,8 @@ pub(super) struct Staging {
     file: Option<File>,
     sync: bool,
     armed: bool,
+    // Set by `keep_on_drop`: a drop while armed keeps the file (resumable uploads).
+    keep: bool,
 }
 
 impl Staging {
@@ -49,6 +53,7 @@ impl Staging {
                         file: Some(f.into_std()),
                         sync,
                         armed: true,
+                        keep: false,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -69,7 +74,16 @@ impl Staging {
         opts.write(true);
         let mut file = dir.open_with(&part, &opts)?.into_std();
         let len = file.seek(SeekFrom::End(0))?;
-        let st = Staging { dir, id: id.clone(), part, target: target.to_owned(), file: Some(file), sync, armed: true };
+        let st = Staging {
+            dir,
+            id: id.clone(),
+            part,
+            target: target.to_owned(),
+            file: Some(file),
+            sync,
+            armed: true,
+            keep: false,
+        };
         Ok((st, len))
     }
 
@@ -115,7 +129,7 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if !self.armed {
+        if !self.armed || self.keep {
             return;
         }
         self.file.take();
@@ -291,9 +305,17 @@ impl StagedWrite for LocalStaged {
         })
     }
 
+    fn keep_on_drop(&mut self) {
+        if let Some(core) = self.core.as_mut() {
+            core.keep = true;
+        }
+    }
+
     fn commit(mut self: Box<Self>) -> VfsFuture<'static, u64> {
         Box::pin(async move {
             let mut core = self.take_core()?;
+            // A failed commit never leaves a staging file behind, kept or not.
+            core.keep = false;
             let buf = std::mem::take(&mut self.buf);
             let (written, overwrite) = (self.written, self.overwrite);
             blocking(move || {
@@ -306,7 +328,10 @@ impl StagedWrite for LocalStaged {
     }
 
     fn abort(mut self: Box<Self>) -> VfsFuture<'static, ()> {
-        let core = self.core.take();
+        let mut core = self.core.take();
+        if let Some(c) = core.as_mut() {
+            c.keep = false;
+        }
         Box::pin(async move {
             blocking(move || {
                 drop(core);

@@ -9,6 +9,7 @@
 //! directory's handle and its entries, so a 100,000-file tree costs the widest directories
 //! on one branch, not the whole tree. Depth is bounded by the 4096-byte path limit.
 
+use std::collections::HashSet;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -205,9 +206,9 @@ fn make_dir(dir: &Dir, name: &str, overwrite: bool) -> Result<()> {
     }
 }
 
-/// See [`super::Vfs::sweep_staging`]. Unreadable subdirectories are logged and skipped so
-/// one bad directory cannot stop start-up.
-pub(super) fn sweep_sync(root: &Dir, older_than: Duration) -> Result<u64> {
+/// See [`super::Vfs::sweep_staging`]; `keep` holds staging *file names* never to remove.
+/// Unreadable subdirectories are logged and skipped so one bad directory cannot stop start-up.
+pub(super) fn sweep_sync(root: &Dir, older_than: Duration, keep: &HashSet<String>) -> Result<u64> {
     let now = SystemTime::now();
     let mut removed = 0;
     let first = root.open_dir_nofollow(".")?;
@@ -222,7 +223,7 @@ pub(super) fn sweep_sync(root: &Dir, older_than: Duration) -> Result<u64> {
             let age =
                 meta.modified().ok().and_then(|m| now.duration_since(m.into_std()).ok()).unwrap_or(Duration::ZERO);
             // A staging *directory* or link is not ours to delete; only regular files.
-            if meta.is_file() && age >= older_than {
+            if meta.is_file() && age >= older_than && !keep.contains(&name) {
                 match dir.remove_file(&name) {
                     Ok(()) => removed += 1,
                     Err(e) => tracing::warn!(error = %e, "stale staging file not removed"),

@@ -203,6 +203,11 @@ impl TestApp {
         self.child = Some(child);
     }
 
+    /// The server's process id (to read its memory use from `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Stops the server with SIGTERM and waits for it to exit.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;

@@ -8,5 +8,6 @@ mod files;
 mod openapi;
 mod roles;
 mod settings_logs;
+mod transfer;
 mod users;
 mod web;

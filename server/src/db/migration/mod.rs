@@ -7,6 +7,7 @@ mod m20261123_000001_users;
 mod m20261123_000002_roles;
 mod m20261123_000003_audit_log;
 mod m20261123_000004_settings;
+mod m20261123_000005_uploads;
 mod m20261123_000006_ftp_accounts;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_roles::Migration),
             Box::new(m20261123_000003_audit_log::Migration),
             Box::new(m20261123_000004_settings::Migration),
+            Box::new(m20261123_000005_uploads::Migration),
             Box::new(m20261123_000006_ftp_accounts::Migration),
         ]
     }

@@ -87,6 +87,22 @@ async fn sweep_removes_only_stale_staging_files() {
 }
 
 #[tokio::test]
+async fn sweep_keeps_staging_files_still_tracked() {
+    let f = fixture();
+    f.fs.mkdir_all(&p("/a")).await.expect("mkdir");
+    let mut w = f.fs.begin_write(&p("/a/live.bin"), false).await.expect("begin");
+    w.write_all(b"live").await.expect("write");
+    let live = w.suspend().await.expect("suspend");
+    let mut w = f.fs.begin_write(&p("/a/dead.bin"), false).await.expect("begin");
+    w.write_all(b"dead").await.expect("write");
+    w.suspend().await.expect("suspend");
+    let keep = std::collections::HashSet::from([live.clone()]);
+    assert_eq!(f.fs.sweep_staging_except(Duration::ZERO, keep).await.expect("sweep"), 1);
+    assert_eq!(staging_files(&f.root.join("a")), vec![live.file_name()]);
+    assert_eq!(f.fs.staging_len(&p("/a/live.bin"), &live).await.expect("len"), 4);
+}
+
+#[tokio::test]
 async fn removal_rules() {
     let f = fixture();
     f.fs.mkdir_all(&p("/d/e")).await.expect("mkdir");

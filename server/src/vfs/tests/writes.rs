@@ -109,6 +109,64 @@ async fn suspended_write_resumes_by_id() {
 }
 
 #[tokio::test]
+async fn kept_write_survives_drop_but_not_abort_or_failed_commit() {
+    let f = fixture();
+    let target = p("/kept.bin");
+    let mut w = f.fs.begin_write(&target, false).await.expect("begin");
+    w.write_all(&vec![3u8; BLOCK_SIZE]).await.expect("write");
+    let id = w.suspend().await.expect("suspend");
+
+    // A resumed write marked keep_on_drop and then dropped (a dead connection) keeps the
+    // flushed bytes; what was only buffered is lost, and the length says where to resume.
+    let mut w = f.fs.resume_staged(&target, &id, false).await.expect("resume");
+    w.keep_on_drop();
+    w.write_all(&vec![4u8; BLOCK_SIZE]).await.expect("flushed block");
+    w.write_all(b"buffered").await.expect("buffered");
+    drop(w);
+    assert_eq!(f.fs.staging_len(&target, &id).await.expect("len"), 2 * BLOCK_SIZE as u64);
+
+    // Dropped in the middle of a flush: the blocking task finishes and keeps the file.
+    let mut w = f.fs.resume_staged(&target, &id, false).await.expect("resume");
+    w.keep_on_drop();
+    let _ = tokio::time::timeout(Duration::from_nanos(1), w.write_all(&vec![5u8; BLOCK_SIZE])).await;
+    drop(w);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let len = f.fs.staging_len(&target, &id).await.expect("kept after cancelled flush");
+    assert!(len == 2 * BLOCK_SIZE as u64 || len == 3 * BLOCK_SIZE as u64, "len {len}");
+
+    // Commit failing (the target appeared meanwhile) removes it even when kept.
+    let mut w = f.fs.resume_staged(&target, &id, false).await.expect("resume");
+    w.keep_on_drop();
+    put(&f.fs, "/kept.bin", b"winner", false).await.expect("other writer");
+    assert!(matches!(w.commit().await, Err(FsError::AlreadyExists)));
+    assert!(staging_files(&f.root).is_empty());
+    assert_eq!(get(&f.fs, "/kept.bin").await.expect("read"), b"winner");
+
+    // Abort removes it too.
+    let mut w = f.fs.begin_write(&p("/other.bin"), false).await.expect("begin");
+    w.keep_on_drop();
+    w.write_all(b"x").await.expect("write");
+    w.abort().await.expect("abort");
+    assert!(staging_files(&f.root).is_empty());
+}
+
+#[tokio::test]
+async fn discard_staged_removes_only_that_staging_file() {
+    let f = fixture();
+    let target = p("/d.bin");
+    let mut w = f.fs.begin_write(&target, false).await.expect("begin");
+    w.write_all(b"abc").await.expect("write");
+    let id = w.suspend().await.expect("suspend");
+    let mut other = f.fs.begin_write(&p("/e.bin"), false).await.expect("begin");
+    other.write_all(b"def").await.expect("write");
+    let other_id = other.suspend().await.expect("suspend");
+    f.fs.discard_staged(&target, &id).await.expect("discard");
+    assert!(matches!(f.fs.discard_staged(&target, &id).await, Err(FsError::NotFound)));
+    assert_eq!(staging_files(&f.root), vec![other_id.file_name()]);
+    assert!(!f.root.join("d.bin").exists());
+}
+
+#[tokio::test]
 async fn append_seeds_from_existing_file() {
     let f = fixture();
     put(&f.fs, "/log.txt", b"abcdef", false).await.expect("put");

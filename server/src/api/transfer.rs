@@ -1,0 +1,673 @@
+//! Uploads: seed 002 `POST /api/upload` (multipart), Nook's `PUT /api/put_file` (raw body)
+//! and resumable uploads with tus 1.0 at `/api/tus`. Every byte streams into a staging file
+//! beside its target through [`UserFs`] (never memory, never the temp dir); limits count
+//! bytes while they stream, so chunked bodies cannot slip past them.
+//!
+//! Choices where the seed is silent:
+//! - Existing targets are refused (409 `already_exists`) unless `overwrite` is true
+//!   (query parameter or form field; tus: metadata key `overwrite`).
+//! - Multipart: `path` and `overwrite` fields must come before the file parts. Files are
+//!   stored one by one as they arrive, so a `path` after a file is refused (400
+//!   `path_after_file`) instead of silently applying to some files and not others.
+//! - Client file names: the last component counts (browsers on Windows may send
+//!   `C:\...\a.txt`); a `..` component, or one that would be a separator or `..` after one
+//!   more percent-decoding, is refused with 400 `path_invalid`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use futures_util::StreamExt;
+use poem::Request;
+use poem::http::header;
+use poem::web::{Data, Field, Multipart};
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use tokio::io::AsyncReadExt;
+
+use super::body::{FileBody, TusChunk, UploadForm, drain, drain_form, worth_draining};
+use super::files::session;
+use super::{ApiError, ApiResult, Auth, ErrorBody, Tag};
+use crate::error::AppError;
+use crate::files::tus::{NewUpload, UploadState};
+use crate::files::{BODY_IDLE_TIMEOUT, Upload, UserFs};
+use crate::state::AppState;
+use crate::vfs::VPath;
+
+/// The tus protocol version spoken here.
+pub const TUS_VERSION: &str = "1.0.0";
+/// tus extensions implemented.
+const TUS_EXTENSIONS: &str = "creation,termination,expiration";
+/// Largest `Upload-Metadata` header accepted.
+const MAX_METADATA: usize = 4096;
+/// Largest multipart text field (`path`, `overwrite`).
+const MAX_FORM_FIELD: u64 = 8 * 1024;
+/// Read size for multipart file parts (the staged write batches into 256 KiB blocks).
+const READ_CHUNK: usize = 64 * 1024;
+
+pub struct TransferApi;
+
+/// One stored file.
+#[derive(Debug, Object)]
+pub struct StoredFile {
+    /// Full virtual path of the file.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Result of `/api/upload`.
+#[derive(Debug, Object)]
+pub struct Uploaded {
+    /// `File uploaded` (seed 002).
+    pub status: String,
+    /// Every file stored, in the order sent.
+    pub files: Vec<StoredFile>,
+}
+
+/// Result of `/api/put_file`.
+#[derive(Debug, Object)]
+pub struct PutResult {
+    /// `File uploaded`.
+    pub status: String,
+    /// Full virtual path of the file.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Success of `/api/put_file`.
+#[derive(Debug, ApiResponse)]
+pub enum PutFileResponse {
+    /// A new file was created.
+    #[oai(status = 201)]
+    Created(Json<PutResult>),
+    /// An existing file was replaced (`overwrite=true`).
+    #[oai(status = 200)]
+    Replaced(Json<PutResult>),
+}
+
+/// tus `OPTIONS`: what the server supports.
+#[derive(Debug, ApiResponse)]
+pub enum TusOptions {
+    /// Protocol versions, extensions and the largest upload.
+    #[oai(status = 204)]
+    Supported(
+        #[oai(header = "Tus-Version")] String,
+        #[oai(header = "Tus-Extension")] String,
+        #[oai(header = "Tus-Max-Size")] Option<u64>,
+    ),
+}
+
+/// tus creation.
+#[derive(Debug, ApiResponse)]
+pub enum TusCreated {
+    /// The upload exists; `PATCH` its bytes to `Location`.
+    #[oai(status = 201)]
+    Created(
+        #[oai(header = "Location")] String,
+        #[oai(header = "Upload-Offset")] u64,
+        #[oai(header = "Upload-Expires")] Option<String>,
+    ),
+}
+
+/// tus `HEAD`: an upload's progress.
+#[derive(Debug, ApiResponse)]
+pub enum TusProgress {
+    /// Bytes received so far (`Upload-Offset`) of `Upload-Length`.
+    #[oai(status = 200)]
+    Progress(
+        #[oai(header = "Upload-Offset")] u64,
+        #[oai(header = "Upload-Length")] u64,
+        #[oai(header = "Upload-Metadata")] Option<String>,
+        #[oai(header = "Upload-Expires")] Option<String>,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+/// tus `PATCH`.
+#[derive(Debug, ApiResponse)]
+pub enum TusPatched {
+    /// The bytes were stored; at `Upload-Offset == Upload-Length` the file is in place.
+    #[oai(status = 204)]
+    Stored(#[oai(header = "Upload-Offset")] u64, #[oai(header = "Upload-Expires")] Option<String>),
+}
+
+/// tus `DELETE`.
+#[derive(Debug, ApiResponse)]
+pub enum TusTerminated {
+    /// The upload and its bytes are gone.
+    #[oai(status = 204)]
+    Terminated,
+}
+
+/// Errors of the tus operations: the API's errors plus tus's 412 and 415. Every response
+/// under `/api/tus` also carries `Tus-Resumable: 1.0.0` (added by the gate).
+#[derive(Debug, ApiResponse)]
+pub enum TusError {
+    /// The request is malformed (missing or invalid `Upload-Length`, `Upload-Offset`,
+    /// `Upload-Metadata`, file name or folder).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing, invalid, expired or revoked credentials.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The caller may not write the target.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such upload for this caller (never existed, someone else's, finished, expired or
+    /// terminated), or the target folder does not exist.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// `Upload-Offset` does not match, the target exists (no overwrite), or another request
+    /// took over the upload.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The client's `Tus-Resumable` is missing or not a version spoken here.
+    #[oai(status = 412)]
+    VersionUnsupported(Json<ErrorBody>, #[oai(header = "Tus-Version")] String),
+    /// Over `Tus-Max-Size`, or more bytes than `Upload-Length`.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// A `PATCH` without `Content-Type: application/offset+octet-stream`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many requests; retry after the given number of seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
+    /// Something failed on the server.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// Not enough space (quota or disk).
+    #[oai(status = 507)]
+    InsufficientStorage(Json<ErrorBody>),
+}
+
+impl From<AppError> for TusError {
+    fn from(e: AppError) -> Self {
+        match ApiError::from(e) {
+            ApiError::BadRequest(b) => Self::BadRequest(b),
+            ApiError::Unauthorized(b) => Self::Unauthorized(b),
+            ApiError::Forbidden(b) => Self::Forbidden(b),
+            ApiError::NotFound(b) => Self::NotFound(b),
+            ApiError::Conflict(b) => Self::Conflict(b),
+            ApiError::TooLarge(b) => Self::TooLarge(b),
+            ApiError::TooManyRequests(b, r) => Self::TooManyRequests(b, r),
+            ApiError::Internal(b) => Self::Internal(b),
+            ApiError::InsufficientStorage(b) => Self::InsufficientStorage(b),
+        }
+    }
+}
+
+type TusResult<T> = Result<T, TusError>;
+
+#[OpenApi(tag = "Tag::Files")]
+impl TransferApi {
+    /// Upload one or more files (`multipart/form-data`: `file` parts, optional `path` folder,
+    /// default `/`, and `overwrite`, both before the files). Each file streams into place;
+    /// an existing file is refused (409) unless `overwrite` is true.
+    #[oai(path = "/api/upload", method = "post", operation_id = "upload")]
+    async fn upload(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// Replace existing files (default false); a form field `overwrite` may say the same.
+        overwrite: Query<Option<bool>>,
+        form: UploadForm,
+    ) -> ApiResult<Json<Uploaded>> {
+        let Some(mut multipart) = form.0 else {
+            return Err(no_file().into());
+        };
+        let fs = session(&state, req, &auth);
+        match receive_form(&fs, &mut multipart, overwrite.0.unwrap_or(false)).await {
+            Ok(files) => Ok(Json(Uploaded { status: "File uploaded".into(), files })),
+            Err(e) => {
+                if worth_draining(content_length(req)) && !body_failed(&e) {
+                    drain_form(&mut multipart).await;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Store the raw request body as the file `path` (`curl -T file URL`). Streamed; a
+    /// `Content-Length` over `files.max_upload_size` gets 413 before any byte is read, and
+    /// chunked bodies are counted as they arrive. 201 when created, 200 when replaced.
+    #[oai(path = "/api/put_file", method = "put", operation_id = "put_file")]
+    async fn put_file(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// Full path of the file to write, e.g. `/photos/a.jpg`.
+        path: Query<Option<String>>,
+        /// Replace an existing file (default false: 409).
+        overwrite: Query<Option<bool>>,
+        body: FileBody,
+    ) -> ApiResult<PutFileResponse> {
+        let mut stream = Box::pin(body.0.into_bytes_stream());
+        let fs = session(&state, req, &auth);
+        let len = content_length(req);
+        match store_body(&fs, path.0.as_deref(), overwrite.0.unwrap_or(false), len, &mut stream).await {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                if worth_draining(len) && !body_failed(&e) {
+                    drain(&mut stream).await;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// tus: versions, extensions (creation, termination, expiration) and `Tus-Max-Size`.
+    #[oai(path = "/api/tus", method = "options", operation_id = "tus_options")]
+    async fn tus_options(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> TusResult<TusOptions> {
+        Ok(TusOptions::Supported(TUS_VERSION.into(), TUS_EXTENSIONS.into(), state.tus.max_size()))
+    }
+
+    /// tus creation: announce an upload of `Upload-Length` bytes. `Upload-Metadata` keys
+    /// (base64 values): `filename` (or `name`), `path` (target folder, default `/`),
+    /// `overwrite` (`true` replaces an existing file). Permission, folder and existing file
+    /// are checked now and again at completion. Answers 201 with `Location`.
+    #[oai(path = "/api/tus", method = "post", operation_id = "tus_create")]
+    async fn tus_create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// Must be `1.0.0`.
+        #[oai(name = "Tus-Resumable")]
+        tus_resumable: Header<Option<String>>,
+        /// Total size of the file in bytes.
+        #[oai(name = "Upload-Length")]
+        upload_length: Header<Option<u64>>,
+        /// Comma-separated `key base64(value)` pairs.
+        #[oai(name = "Upload-Metadata")]
+        upload_metadata: Header<Option<String>>,
+    ) -> TusResult<TusCreated> {
+        check_tus_version(tus_resumable.0.as_deref())?;
+        let Some(length) = upload_length.0 else {
+            return Err(AppError::bad_request("length_missing", "Upload-Length is required").into());
+        };
+        let metadata = upload_metadata.0.unwrap_or_default();
+        let (target, overwrite) = tus_target(&metadata)?;
+        let fs = session(&state, req, &auth);
+        let new = NewUpload { target, length, overwrite, metadata };
+        let up = state.tus.create(&fs, auth.principal().user_id, new).await?;
+        Ok(TusCreated::Created(format!("/api/tus/{}", up.id), up.offset, expires_header(&up)))
+    }
+
+    /// tus: an upload's progress (`Upload-Offset`, `Upload-Length`, `Upload-Metadata`).
+    #[oai(path = "/api/tus/:id", method = "head", operation_id = "tus_status")]
+    async fn tus_status(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// The upload id from `Location`.
+        id: Path<String>,
+        /// Must be `1.0.0`.
+        #[oai(name = "Tus-Resumable")]
+        tus_resumable: Header<Option<String>>,
+    ) -> TusResult<TusProgress> {
+        check_tus_version(tus_resumable.0.as_deref())?;
+        let fs = session(&state, req, &auth);
+        let up = state.tus.status(&fs, auth.principal().user_id, &id.0).await?;
+        let metadata = Some(up.metadata.clone()).filter(|m| !m.is_empty());
+        Ok(TusProgress::Progress(up.offset, up.length, metadata, expires_header(&up), "no-store".into()))
+    }
+
+    /// tus: append bytes at `Upload-Offset` (which must equal the bytes received so far;
+    /// 409 otherwise). The body is `application/offset+octet-stream`. When the last byte
+    /// arrives the file is moved into place. Bytes of an interrupted request are kept.
+    #[oai(path = "/api/tus/:id", method = "patch", operation_id = "tus_patch")]
+    #[allow(clippy::too_many_arguments)]
+    async fn tus_patch(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// The upload id from `Location`.
+        id: Path<String>,
+        /// Must be `1.0.0`.
+        #[oai(name = "Tus-Resumable")]
+        tus_resumable: Header<Option<String>>,
+        /// Offset these bytes start at.
+        #[oai(name = "Upload-Offset")]
+        upload_offset: Header<Option<u64>>,
+        body: TusChunk,
+    ) -> TusResult<TusPatched> {
+        check_tus_version(tus_resumable.0.as_deref())?;
+        let is_chunk = req
+            .content_type()
+            .and_then(|ct| ct.split(';').next())
+            .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/offset+octet-stream"));
+        if !is_chunk {
+            return Err(TusError::UnsupportedMediaType(ErrorBody::new(
+                "unsupported_media_type",
+                "PATCH bodies must be Content-Type: application/offset+octet-stream",
+            )));
+        }
+        let Some(offset) = upload_offset.0 else {
+            return Err(AppError::bad_request("offset_missing", "Upload-Offset is required").into());
+        };
+        let fs = session(&state, req, &auth);
+        let mut stream = Box::pin(body.0.into_bytes_stream());
+        let len = content_length(req);
+        match state.tus.patch(&fs, auth.principal().user_id, &id.0, offset, len, &mut stream).await {
+            Ok(up) => Ok(TusPatched::Stored(up.offset, expires_header(&up))),
+            Err(e) => {
+                if worth_draining(len) && !body_failed(&e) {
+                    drain(&mut stream).await;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// tus termination: cancel an upload and discard its bytes.
+    #[oai(path = "/api/tus/:id", method = "delete", operation_id = "tus_terminate")]
+    async fn tus_terminate(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// The upload id from `Location`.
+        id: Path<String>,
+        /// Must be `1.0.0`.
+        #[oai(name = "Tus-Resumable")]
+        tus_resumable: Header<Option<String>>,
+    ) -> TusResult<TusTerminated> {
+        check_tus_version(tus_resumable.0.as_deref())?;
+        let fs = session(&state, req, &auth);
+        state.tus.terminate(&fs, auth.principal().user_id, &id.0).await?;
+        Ok(TusTerminated::Terminated)
+    }
+}
+
+/// The body itself failed (ended early, stalled, or its upload was taken over): nothing
+/// left worth draining.
+fn body_failed(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::BadRequest { code: "body_incomplete" | "body_timeout" | "multipart_invalid", .. }
+            | AppError::Conflict { code: "upload_interrupted", .. }
+    )
+}
+
+fn no_file() -> AppError {
+    AppError::bad_request("file_missing", "No file provided")
+}
+
+fn content_length(req: &Request) -> Option<u64> {
+    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn check_tus_version(sent: Option<&str>) -> TusResult<()> {
+    if sent.map(str::trim) == Some(TUS_VERSION) {
+        return Ok(());
+    }
+    Err(TusError::VersionUnsupported(
+        ErrorBody::new("tus_version_unsupported", format!("Send Tus-Resumable: {TUS_VERSION}")),
+        TUS_VERSION.into(),
+    ))
+}
+
+fn expires_header(up: &UploadState) -> Option<String> {
+    up.expires_at.map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+}
+
+/// `PUT /api/put_file` after parsing: size check, staged write, commit.
+async fn store_body<S>(
+    fs: &UserFs,
+    path: Option<&str>,
+    overwrite: bool,
+    content_length: Option<u64>,
+    body: &mut S,
+) -> Result<PutFileResponse, AppError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Unpin,
+{
+    let target = super::files::parse_path(path, "No path provided")?;
+    if let Some(len) = content_length {
+        fs.check_upload_size(&target, len)?;
+    }
+    let mut up = fs.begin_upload(&target, overwrite).await?;
+    let existed = overwrite && fs.stat(&target).await.is_ok();
+    stream_into(&mut up, body).await?;
+    let size = up.commit().await?;
+    let result = Json(PutResult { status: "File uploaded".into(), path: target.to_string(), size });
+    Ok(if existed { PutFileResponse::Replaced(result) } else { PutFileResponse::Created(result) })
+}
+
+/// Streams a request body into an upload; an interrupted, stalled or oversized body discards
+/// the upload (its staging file goes, the target is untouched).
+async fn stream_into<S>(up: &mut Upload, body: &mut S) -> Result<(), AppError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Unpin,
+{
+    loop {
+        match tokio::time::timeout(BODY_IDLE_TIMEOUT, body.next()).await {
+            Err(_) => return Err(AppError::bad_request("body_timeout", "The request body stalled")),
+            Ok(None) => return Ok(()),
+            Ok(Some(Err(_))) => return Err(AppError::bad_request("body_incomplete", "The request body ended early")),
+            Ok(Some(Ok(chunk))) => up.write(&chunk).await?,
+        }
+    }
+}
+
+/// Reads the form part by part, storing each file as it arrives.
+async fn receive_form(fs: &UserFs, form: &mut Multipart, mut overwrite: bool) -> Result<Vec<StoredFile>, AppError> {
+    let mut dir = VPath::root();
+    let mut stored: Vec<StoredFile> = Vec::new();
+    let result: Result<(), AppError> = async {
+        while let Some(field) = next_field(form).await? {
+            match field.name() {
+                Some("path") | Some("overwrite") if !stored.is_empty() => {
+                    return Err(AppError::bad_request(
+                        "path_after_file",
+                        "The `path` and `overwrite` fields must come before the files",
+                    ));
+                }
+                Some("path") => {
+                    let raw = small_text(field).await?;
+                    dir = if raw.trim().is_empty() { VPath::root() } else { VPath::parse(&raw)? };
+                }
+                Some("overwrite") => overwrite = parse_bool(&small_text(field).await?)?,
+                Some("file") => {
+                    // A form's empty file input sends a part without a name: not a file.
+                    let Some(raw_name) = field.file_name().filter(|n| !n.is_empty()).map(str::to_owned) else {
+                        continue;
+                    };
+                    let target = dir.child(client_file_name(&raw_name)?)?;
+                    let size = store_part(fs, field, &target, overwrite).await?;
+                    stored.push(StoredFile { path: target.to_string(), size });
+                }
+                // Other fields are skipped (the parser drains them).
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) if stored.is_empty() => Err(no_file()),
+        Ok(()) => Ok(stored),
+        Err(e) if stored.is_empty() => Err(e),
+        Err(e) => Err(with_note(e, &stored)),
+    }
+}
+
+/// Adds to a refusal which files of the same request were already stored.
+fn with_note(e: AppError, stored: &[StoredFile]) -> AppError {
+    let names: Vec<&str> = stored.iter().map(|f| f.path.as_str()).collect();
+    let note = format!(" ({} file(s) stored before this: {})", names.len(), names.join(", "));
+    match e {
+        AppError::BadRequest { code, message } => AppError::BadRequest { code, message: message + &note },
+        AppError::Forbidden { code, message } => AppError::Forbidden { code, message: message + &note },
+        AppError::NotFound { code, message } => AppError::NotFound { code, message: message + &note },
+        AppError::Conflict { code, message } => AppError::Conflict { code, message: message + &note },
+        AppError::TooLarge { code, message } => AppError::TooLarge { code, message: message + &note },
+        AppError::InsufficientStorage { code, message } => {
+            AppError::InsufficientStorage { code, message: message + &note }
+        }
+        other => other,
+    }
+}
+
+async fn next_field(form: &mut Multipart) -> Result<Option<Field>, AppError> {
+    match tokio::time::timeout(BODY_IDLE_TIMEOUT, form.next_field()).await {
+        Err(_) => Err(AppError::bad_request("body_timeout", "The request body stalled")),
+        Ok(Ok(field)) => Ok(field),
+        Ok(Err(e)) => Err(AppError::bad_request("multipart_invalid", format!("Cannot read the form: {e}"))),
+    }
+}
+
+/// A short text field, read with a size cap.
+async fn small_text(field: Field) -> Result<String, AppError> {
+    let reader = field.into_async_read();
+    tokio::pin!(reader);
+    let mut out = Vec::new();
+    let mut limited = reader.take(MAX_FORM_FIELD + 1);
+    match tokio::time::timeout(BODY_IDLE_TIMEOUT, limited.read_to_end(&mut out)).await {
+        Err(_) => return Err(AppError::bad_request("body_timeout", "The request body stalled")),
+        Ok(Err(_)) => return Err(AppError::bad_request("body_incomplete", "The request body ended early")),
+        Ok(Ok(_)) => {}
+    }
+    if out.len() as u64 > MAX_FORM_FIELD {
+        return Err(AppError::bad_request("field_too_long", "A form field is too long"));
+    }
+    String::from_utf8(out).map_err(|_| AppError::bad_request("field_invalid", "A form field is not UTF-8"))
+}
+
+fn parse_bool(raw: &str) -> Result<bool, AppError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(AppError::bad_request("overwrite_invalid", "overwrite must be true or false")),
+    }
+}
+
+/// Streams one file part into place; returns its size.
+async fn store_part(fs: &UserFs, field: Field, target: &VPath, overwrite: bool) -> Result<u64, AppError> {
+    let mut up = fs.begin_upload(target, overwrite).await?;
+    let reader = field.into_async_read();
+    tokio::pin!(reader);
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match tokio::time::timeout(BODY_IDLE_TIMEOUT, reader.read(&mut buf)).await {
+            Err(_) => return Err(AppError::bad_request("body_timeout", "The request body stalled")),
+            Ok(Err(_)) => return Err(AppError::bad_request("body_incomplete", "The request body ended early")),
+            Ok(Ok(n)) => n,
+        };
+        if n == 0 {
+            break;
+        }
+        up.write(&buf[..n]).await?;
+    }
+    up.commit().await
+}
+
+/// The name to store a client's file under: its last component. `..` anywhere, or a name
+/// that would hold a separator or be `..` after one more percent-decoding (a trap for any
+/// tool that decodes it later), is refused rather than rewritten.
+fn client_file_name(raw: &str) -> Result<&str, AppError> {
+    let invalid = |why: &str| AppError::bad_request("path_invalid", format!("Invalid file name: {why}"));
+    let parts: Vec<&str> = raw.split(['/', '\\']).collect();
+    if parts.contains(&"..") {
+        return Err(invalid("`..` is not allowed"));
+    }
+    let lower = raw.to_ascii_lowercase();
+    if lower.contains("%2f")
+        || lower.contains("%5c")
+        || parts.iter().any(|p| p.to_ascii_lowercase().replace("%2e", ".") == "..")
+    {
+        return Err(invalid("encoded separators or `..` are not allowed"));
+    }
+    match parts.last() {
+        Some(name) if !name.is_empty() => Ok(name),
+        _ => Err(AppError::bad_request("name_missing", "No file name provided")),
+    }
+}
+
+/// Parses tus `Upload-Metadata` (`key base64,key2 base64,key3`): the target file and the
+/// overwrite flag.
+fn tus_target(raw: &str) -> Result<(VPath, bool), AppError> {
+    let bad = |why: String| AppError::bad_request("metadata_invalid", format!("Invalid Upload-Metadata: {why}"));
+    if raw.len() > MAX_METADATA {
+        return Err(bad(format!("longer than {MAX_METADATA} bytes")));
+    }
+    let mut pairs: HashMap<&str, String> = HashMap::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut it = pair.split(' ').filter(|s| !s.is_empty());
+        let key = it.next().unwrap_or_default();
+        let value = match it.next() {
+            None => String::new(),
+            Some(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| bad(format!("the value of `{}` is not base64", crate::audit::escape_control(key))))?;
+                // Only the keys Nook reads must be text; others are kept as sent.
+                String::from_utf8(bytes).unwrap_or_default()
+            }
+        };
+        if it.next().is_some() {
+            return Err(bad("a pair has more than a key and a value".into()));
+        }
+        if pairs.insert(key, value).is_some() {
+            return Err(bad(format!("`{}` appears twice", crate::audit::escape_control(key))));
+        }
+    }
+    let name = pairs
+        .get("filename")
+        .or_else(|| pairs.get("name"))
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| AppError::bad_request("name_missing", "Upload-Metadata has no filename"))?;
+    let dir = match pairs.get("path").map(|p| p.trim()) {
+        None | Some("") => VPath::root(),
+        Some(p) => VPath::parse(p)?,
+    };
+    let overwrite = match pairs.get("overwrite") {
+        Some(v) => parse_bool(v)?,
+        None => false,
+    };
+    Ok((dir.child(client_file_name(name)?)?, overwrite))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn client_file_names_keep_the_last_component_and_refuse_traversal() {
+        assert_eq!(client_file_name("a.txt").ok(), Some("a.txt"));
+        assert_eq!(client_file_name("C:\\Users\\me\\a.txt").ok(), Some("a.txt"));
+        assert_eq!(client_file_name("dir/sub/a.txt").ok(), Some("a.txt"));
+        assert_eq!(client_file_name("100%.txt").ok(), Some("100%.txt"));
+        for bad in ["../x", "a/../x", "..\\x", "..", "..%2fx", "..%2Fx", "%2e%2e", "a%5cb", "dir/"] {
+            assert!(client_file_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tus_metadata_gives_target_and_overwrite() {
+        let raw = format!("filename {},path {},filetype {}", b64("a b.txt"), b64("/alice/docs"), b64("text/plain"));
+        let (t, o) = tus_target(&raw).expect("parse");
+        assert_eq!(t.to_string(), "/alice/docs/a b.txt");
+        assert!(!o);
+        let raw = format!("name {},overwrite {},flag", b64("x.bin"), b64("true"));
+        let (t, o) = tus_target(&raw).expect("parse");
+        assert_eq!((t.to_string().as_str(), o), ("/x.bin", true));
+        assert!(tus_target("").is_err());
+        assert!(tus_target(&format!("filename {}", b64("../../etc/passwd"))).is_err());
+        assert!(tus_target(&format!("filename {},path {}", b64("x"), b64("/a/../../b"))).is_err());
+        assert!(tus_target("filename not-base64!").is_err());
+        assert!(tus_target(&format!("filename {0},filename {0}", b64("x"))).is_err());
+    }
+}
