@@ -141,6 +141,13 @@ fn error_response(e: AppError) -> Response {
 /// gate and parse errors included — carry `Tus-Resumable`, as the tus protocol requires.
 pub async fn gate<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let path = req.uri().path();
+    if path.starts_with("/api/v1/") {
+        let resp = match gate_inner(ep, req).await {
+            Ok(resp) => resp,
+            Err(e) => json_errors(e).await,
+        };
+        return Ok(v1_error_shape(resp).await);
+    }
     if path != "/api/tus" && !path.starts_with("/api/tus/") {
         return gate_inner(ep, req).await;
     }
@@ -202,6 +209,28 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
     let mut resp = ep.call(req).await?.into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// SFTPGo v1 clients read errors as `{"status", "message", "error"}`: refusals made before the
+/// v1 handlers (authentication, roles, parse errors) get those keys added to the usual body.
+async fn v1_error_shape(resp: Response) -> Response {
+    let status = resp.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = body.into_bytes_limit(64 * 1024).await.unwrap_or_default();
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::json!({}));
+    if let Some(obj) = value.as_object_mut()
+        && !obj.contains_key("status")
+    {
+        obj.insert("status".into(), serde_json::json!(status.as_u16()));
+        obj.entry("message").or_insert_with(|| serde_json::json!(""));
+        obj.entry("error").or_insert_with(|| serde_json::json!(status.canonical_reason().unwrap_or("error")));
+    }
+    let mut resp = Response::from_parts(parts, Body::from(value.to_string()));
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    resp
 }
 
 /// Credentials from headers only (never the query string).

@@ -75,6 +75,11 @@ fn user_active(u: &UserRow) -> user::ActiveModel {
     }
 }
 
+/// sqlx binds LIMIT/OFFSET as i64 and panics on larger values: clamp what clients send.
+fn clamp(n: u64) -> u64 {
+    n.min(i64::MAX as u64)
+}
+
 fn unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
@@ -244,7 +249,7 @@ pub async fn query_audit(db: &impl ConnectionTrait, f: &AuditFilter) -> AppResul
     if let Some(since) = f.since {
         q = q.filter(audit::Column::Timestamp.gte(since));
     }
-    let rows = q.order_by_desc(audit::Column::Id).offset(f.offset).limit(f.limit).all(db).await?;
+    let rows = q.order_by_desc(audit::Column::Id).offset(clamp(f.offset)).limit(clamp(f.limit)).all(db).await?;
     Ok(rows
         .into_iter()
         .map(|m| AuditRow {
@@ -393,7 +398,7 @@ pub async fn list_ftp_accounts(
     } else {
         q.order_by_asc(ftp_account::Column::Username)
     };
-    Ok(q.offset(offset).limit(limit).all(db).await?.into_iter().map(FtpAccountRow::from).collect())
+    Ok(q.offset(clamp(offset)).limit(clamp(limit)).all(db).await?.into_iter().map(FtpAccountRow::from).collect())
 }
 
 pub async fn find_ftp_account(db: &impl ConnectionTrait, id: i64) -> AppResult<Option<FtpAccountRow>> {

@@ -60,18 +60,20 @@ pub fn from_letters(letters: &str) -> AppResult<Vec<String>> {
     Ok(out)
 }
 
-/// The letter string for stored permission names.
+/// The letter string for stored permission names, in pyftpdlib's order (`elradfmw`).
 pub fn to_letters(perms: &[String]) -> String {
     let has = |n: &str| perms.iter().any(|p| p == n || p == "*");
-    let mut s = String::new();
-    for (name, letters) in
-        [("list", "el"), ("download", "r"), ("upload", "aw"), ("delete", "d"), ("rename", "f"), ("create_dirs", "m")]
-    {
-        if has(name) {
-            s.push_str(letters);
-        }
-    }
-    s
+    "elradfmw"
+        .chars()
+        .filter(|c| match c {
+            'e' | 'l' => has("list"),
+            'r' => has("download"),
+            'a' | 'w' => has("upload"),
+            'd' => has("delete"),
+            'f' => has("rename"),
+            _ => has("create_dirs"),
+        })
+        .collect()
 }
 
 /// Validates v1 permission names; `*` alone stands for everything.

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod common;
 mod files;
+mod ftp;
 mod openapi;
 mod roles;
 mod settings_logs;

@@ -1,0 +1,725 @@
+//! FTP with real clients (Python's ftplib, curl, lftp) against the real binary: run-time start
+//! and stop, accounts from both APIs, confinement to the home, quotas, sessions, bandwidth,
+//! the SFTPGo v1 API, and HTTP/FTP parity.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// A TestApp with FTP on a free port and its own passive range, started through the API.
+async fn ftp_app(extra: &str) -> (TestApp, String, u16) {
+    let base = 40000 + (rand::random::<u16>() % 2000) * 10;
+    let app = TestApp::builder()
+        .config(&format!("[ftp]\nlisten = \"127.0.0.1:0\"\npassive_ports = \"{base}-{}\"\n{extra}", base + 9))
+        .start()
+        .await;
+    let admin = app.admin().await;
+    let port = start_ftp(&app, &admin).await;
+    (app, admin, port)
+}
+
+async fn start_ftp(app: &TestApp, admin: &str) -> u16 {
+    let (s, b) = json_of(app.post("/api/ftp/start", admin, json!({})).send().await.expect("start")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "FTP server started");
+    b["listen"].as_str().expect("listen").rsplit(':').next().expect("port").parse().expect("port number")
+}
+
+fn root(app: &TestApp) -> PathBuf {
+    app.data_dir().join("files")
+}
+
+/// Runs a Python ftplib script with `ftp` connected to the port; returns (ok, output).
+fn py(port: u16, script: &str) -> (bool, String) {
+    let prelude = format!(
+        "import ftplib, io, sys\nftp = ftplib.FTP()\nftp.connect('127.0.0.1', {port}, timeout=20)\n\
+         def out(*a):\n    print(*a, flush=True)\n"
+    );
+    let mut child = Command::new("python3")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child.stdin.take().expect("stdin").write_all(format!("{prelude}{script}\n").as_bytes()).expect("script");
+    let o = child.wait_with_output().expect("wait");
+    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+async fn create_account(app: &TestApp, admin: &str, body: Value) {
+    let (s, b) = json_of(app.post("/api/ftp/create_user", admin, body).send().await.expect("create")).await;
+    assert_eq!((s, b), (StatusCode::OK, json!({"status": "FTP user created"})));
+}
+
+#[tokio::test]
+async fn start_stop_status_bind_errors_and_state_survives_restart() {
+    let (mut app, admin, port) = ftp_app("").await;
+    let (_, st) = json_of(app.get("/api/ftp/status", &admin).send().await.expect("status")).await;
+    assert_eq!(st["running"], true);
+    assert!(st["listen"].as_str().expect("listen").ends_with(&format!(":{port}")));
+    assert!(st["passive_ports"].is_string());
+    let (s, b) = json_of(app.post("/api/ftp/stop", &admin, json!({})).send().await.expect("stop")).await;
+    assert_eq!((s, b), (StatusCode::OK, json!({"status": "FTP server stopped"})));
+    let r = app.post("/api/ftp/stop", &admin, json!({})).send().await.expect("stop");
+    let body = expect_error(r, StatusCode::BAD_REQUEST, "ftp_not_running").await;
+    assert_eq!(body["error"], "FTP server is not running");
+    // A port in use comes back as an error response, not a crash.
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = blocker.local_addr().expect("addr").to_string();
+    let r = app.post("/api/update_settings", &admin, json!({"ftp.listen": busy})).send().await.expect("settings");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.post("/api/ftp/start", &admin, json!({})).send().await.expect("start");
+    expect_error(r, StatusCode::CONFLICT, "ftp_bind_failed").await;
+    let (_, st) = json_of(app.get("/api/ftp/status", &admin).send().await.expect("status")).await;
+    assert_eq!(st["running"], false);
+    assert!(st["last_error"].as_str().is_some_and(|e| e.contains("Cannot listen")), "{st}");
+    drop(blocker);
+    let r = app.post("/api/update_settings", &admin, json!({"ftp.listen": null})).send().await.expect("settings");
+    assert_eq!(r.status(), StatusCode::OK);
+    let port = start_ftp(&app, &admin).await;
+    let (ok, out) = py(port, "out(ftp.getwelcome())");
+    assert!(ok && out.contains("220"), "{out}");
+    // On after a restart, because it was on.
+    app.restart().await;
+    let admin = app.admin().await;
+    let (_, st) = json_of(app.get("/api/ftp/status", &admin).send().await.expect("status")).await;
+    assert_eq!(st["running"], true, "{st}");
+    // Off after a restart, because it was stopped.
+    app.post("/api/ftp/stop", &admin, json!({})).send().await.expect("stop");
+    app.restart().await;
+    let admin = app.admin().await;
+    let (_, st) = json_of(app.get("/api/ftp/status", &admin).send().await.expect("status")).await;
+    assert_eq!(st["running"], false, "{st}");
+}
+
+#[tokio::test]
+async fn seed_account_stores_lists_renames_and_deletes_with_real_clients() {
+    let (app, admin, port) = ftp_app("").await;
+    std::fs::create_dir_all(root(&app).join("ftp/carl")).expect("home");
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "carl", "password": "carl-password", "path": "/ftp/carl", "permissions": "elradfmw"}),
+    )
+    .await;
+    let (_, users) = json_of(app.get("/api/ftp/get_users", &admin).send().await.expect("users")).await;
+    assert_eq!(users[0]["username"], "carl");
+    assert_eq!(users[0]["path"], "/ftp/carl");
+    assert_eq!(users[0]["permissions"], "elradfmw");
+    assert!(users[0]["password"].is_null() && !users.to_string().contains("argon2"));
+
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(app.dir.path().join("up.bin"), &data).expect("write");
+    let script = format!(
+        "ftp.login('carl', 'carl-password')\n\
+         ftp.storbinary('STOR data.bin', open('{up}', 'rb'))\n\
+         ftp.mkd('sub')\n\
+         ftp.rename('data.bin', 'sub/moved.bin')\n\
+         ftp.cwd('sub')\n\
+         out('pwd', ftp.pwd())\n\
+         out('size', ftp.size('moved.bin'))\n\
+         out('mdtm', ftp.sendcmd('MDTM moved.bin'))\n\
+         ftp.cwd('..')\n\
+         out('list', ftp.nlst())\n\
+         ftp.retrbinary('RETR sub/moved.bin', open('{down}', 'wb').write)\n\
+         out('mlsd', [n for n, f in ftp.mlsd('sub')])\n\
+         ftp.quit()",
+        up = app.dir.path().join("up.bin").display(),
+        down = app.dir.path().join("down.bin").display()
+    );
+    let (ok, out) = py(port, &script);
+    assert!(ok, "{out}");
+    assert!(out.contains("size 300000") && out.contains("mdtm 213") && out.contains("'moved.bin'"), "{out}");
+    assert_eq!(std::fs::read(app.dir.path().join("down.bin")).expect("down"), data);
+    assert_eq!(std::fs::read(root(&app).join("ftp/carl/sub/moved.bin")).expect("disk"), data, "stored under the home");
+    // The same bytes over HTTP.
+    let (_, f) = json_of(app.get("/api/stat?path=/ftp/carl/sub/moved.bin", &admin).send().await.expect("stat")).await;
+    assert_eq!(f["size"], 300_000);
+
+    // curl: upload, list, delete, resume a download with REST.
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let o = Command::new("curl")
+        .args(["-sS", "--user", "carl:carl-password", "-T"])
+        .arg(app.dir.path().join("up.bin"))
+        .arg(format!("{url}c.bin"))
+        .output()
+        .expect("curl");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("curl")
+        .args(["-sS", "--user", "carl:carl-password", "-r", "1000-"])
+        .arg(format!("{url}c.bin"))
+        .output()
+        .expect("curl");
+    assert_eq!(o.stdout, data[1000..].to_vec(), "REST resumes RETR");
+    let o = Command::new("curl")
+        .args(["-sS", "--user", "carl:carl-password", "-Q", "DELE c.bin"])
+        .arg(&url)
+        .output()
+        .expect("curl");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!root(&app).join("ftp/carl/c.bin").exists());
+
+    let (ok, out) = py(
+        port,
+        "ftp.login('carl', 'carl-password')\nftp.delete('sub/moved.bin')\nftp.rmd('sub')\nout('left', ftp.nlst())",
+    );
+    assert!(ok && out.contains("left []"), "{out}");
+    // Seed refusals: missing fields, missing home, unknown user.
+    let r = app
+        .post("/api/ftp/create_user", &admin, json!({"username": "x", "password": "password-1"}))
+        .send()
+        .await
+        .expect("create");
+    expect_error(r, StatusCode::BAD_REQUEST, "fields_missing").await;
+    let r = app
+        .post(
+            "/api/ftp/create_user",
+            &admin,
+            json!({"username": "x", "password": "password-1", "path": "/nope", "permissions": "elr"}),
+        )
+        .send()
+        .await
+        .expect("create");
+    let b = expect_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(b["error"], "Path does not exist");
+    let r = app
+        .post(
+            "/api/ftp/create_user",
+            &admin,
+            json!({"username": "x", "password": "password-1", "path": "/", "permissions": "elrZ"}),
+        )
+        .send()
+        .await
+        .expect("create");
+    expect_error(r, StatusCode::BAD_REQUEST, "permissions_invalid").await;
+    let r = app
+        .post("/api/ftp/edit_user", &admin, json!({"username": "ghost", "permissions": "elr"}))
+        .send()
+        .await
+        .expect("edit");
+    expect_error(r, StatusCode::NOT_FOUND, "user_not_found").await;
+    let r = app.post("/api/ftp/delete_user", &admin, json!({"username": "carl"})).send().await.expect("delete");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (ok, _) = py(port, "ftp.login('carl', 'carl-password')");
+    assert!(!ok, "deleted account cannot log in");
+}
+
+#[tokio::test]
+async fn read_only_account_cannot_write_and_no_account_leaves_its_home() {
+    let (app, admin, port) = ftp_app("").await;
+    let r = root(&app);
+    std::fs::create_dir_all(r.join("homes/ro")).expect("home");
+    std::fs::write(r.join("homes/ro/keep.txt"), "keep").expect("write");
+    std::fs::write(r.join("homes/secret.txt"), "neighbour secret").expect("write");
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("host.txt"), "HOST SECRET").expect("write");
+    std::os::unix::fs::symlink(outside.path().join("host.txt"), r.join("homes/ro/link.txt")).expect("symlink");
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "reader", "password": "reader-pass", "path": "/homes/ro", "permissions": "elr"}),
+    )
+    .await;
+    let script = "ftp.login('reader', 'reader-pass')\n\
+        for cmd in ['STOR new.txt', 'APPE keep.txt']:\n    \
+            try:\n        ftp.storbinary(cmd, io.BytesIO(b'x'))\n        out('STORED', cmd)\n    \
+            except ftplib.error_perm as e:\n        out('refused', cmd, str(e)[:3])\n\
+        for f in [lambda: ftp.delete('keep.txt'), lambda: ftp.mkd('d'), lambda: ftp.rename('keep.txt', 'k2')]:\n    \
+            try:\n        f()\n        out('CHANGED')\n    \
+            except ftplib.error_perm as e:\n        out('refused', str(e)[:3])\n\
+        ftp.cwd('..')\n\
+        out('pwd-after-cdup', ftp.pwd())\n\
+        out('listing', ftp.nlst())\n\
+        for p in ['../secret.txt', '../../homes/secret.txt', '/../secret.txt', 'link.txt']:\n    \
+            try:\n        ftp.retrbinary('RETR ' + p, lambda b: out('LEAK', b))\n    \
+            except ftplib.error_perm as e:\n        out('refused', p, str(e)[:3])\n\
+        buf = io.BytesIO()\n\
+        ftp.retrbinary('RETR keep.txt', buf.write)\n\
+        out('read', buf.getvalue())";
+    let (ok, out) = py(port, script);
+    assert!(ok, "{out}");
+    assert!(!out.contains("STORED") && !out.contains("CHANGED") && !out.contains("LEAK"), "{out}");
+    assert_eq!(out.matches("refused").count(), 9, "{out}");
+    assert!(out.contains("listing ['keep.txt', 'link.txt']"), "CWD .. stays in the home: {out}");
+    assert!(out.contains("read b'keep'"), "{out}");
+    assert!(!r.join("homes/ro/new.txt").exists());
+    assert_eq!(std::fs::read_to_string(r.join("homes/ro/keep.txt")).expect("read"), "keep");
+}
+
+#[tokio::test]
+async fn quota_exceeded_mid_stor_is_552_with_no_file_and_usage_unchanged() {
+    let (app, admin, port) = ftp_app("").await;
+    let (s, user) = json_of(
+        app.req(Method::POST, "/api/v1/user")
+            .bearer_auth(&admin)
+            .json(&json!({"username": "q", "password": "q-password", "home_dir": "/q", "permissions": ["*"], "quota_size": 100000}))
+            .send()
+            .await
+            .expect("add"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{user}");
+    let up = app.dir.path().join("small.bin");
+    std::fs::write(&up, vec![7u8; 40_000]).expect("write");
+    let big = app.dir.path().join("big.bin");
+    std::fs::write(&big, vec![9u8; 200_000]).expect("write");
+    let script = format!(
+        "ftp.login('q', 'q-password')\nftp.storbinary('STOR small.bin', open('{}', 'rb'))\n\
+         try:\n    ftp.storbinary('STOR big.bin', open('{}', 'rb'))\n    out('STORED')\n\
+         except ftplib.error_perm as e:\n    out('refused', str(e))\n",
+        up.display(),
+        big.display()
+    );
+    let (ok, out) = py(port, &script);
+    assert!(ok && out.contains("refused 552"), "{out}");
+    assert!(!root(&app).join("q/big.bin").exists(), "no file");
+    let names: Vec<String> = std::fs::read_dir(root(&app).join("q"))
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["small.bin"], "no staging file left");
+    let id = user["id"].as_i64().expect("id");
+    let (_, u) =
+        json_of(app.req(Method::GET, &format!("/api/v1/user/{id}")).bearer_auth(&admin).send().await.expect("get"))
+            .await;
+    assert_eq!((u["used_quota_size"].clone(), u["used_quota_files"].clone()), (json!(40000), json!(1)), "{u}");
+}
+
+#[tokio::test]
+async fn max_sessions_refuses_the_extra_login_and_bandwidth_is_enforced() {
+    let (app, admin, port) = ftp_app("").await;
+    std::fs::create_dir_all(root(&app).join("bw")).expect("home");
+    std::fs::write(root(&app).join("bw/file.bin"), vec![1u8; 300 * 1024]).expect("write");
+    let (s, _) = json_of(
+        app.req(Method::POST, "/api/v1/user")
+            .bearer_auth(&admin)
+            .json(&json!({"username": "bw", "password": "bw-password", "home_dir": "/bw", "permissions": ["*"], "max_sessions": 1, "download_bandwidth": 100}))
+            .send()
+            .await
+            .expect("add"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let script = "ftp.login('bw', 'bw-password')\n\
+        second = ftplib.FTP()\nsecond.connect('127.0.0.1', ftp.port, timeout=20)\n\
+        try:\n    second.login('bw', 'bw-password')\n    out('SECOND-IN')\n\
+        except ftplib.error_perm as e:\n    out('second refused', str(e)[:3])\n\
+        import time\nt = time.time()\nn = [0]\n\
+        ftp.retrbinary('RETR file.bin', lambda b: n.__setitem__(0, n[0] + len(b)))\n\
+        out('took', round(time.time() - t, 2), 'bytes', n[0])";
+    let (ok, out) = py(port, script);
+    assert!(ok && out.contains("second refused 530"), "{out}");
+    let took: f64 =
+        out.split("took ").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).expect("took");
+    assert!(out.contains("bytes 307200"), "{out}");
+    assert!(took >= 2.0, "300 KiB at 100 KiB/s took only {took}s");
+}
+
+#[tokio::test]
+async fn stop_during_a_transfer_leaves_no_partial_file_and_start_works_at_once() {
+    let (app, admin, port) = ftp_app("").await;
+    std::fs::create_dir_all(root(&app).join("st")).expect("home");
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "st", "password": "st-password", "path": "/st", "permissions": "elradfmw"}),
+    )
+    .await;
+    // A slow upload: the client sends a little, then waits.
+    let script = "ftp.login('st', 'st-password')\nimport time\nconn = ftp.transfercmd('STOR slow.bin')\n\
+        conn.sendall(b'x' * 100000)\nout('sent')\ntime.sleep(6)\n\
+        try:\n    conn.sendall(b'y' * 1000)\n    conn.close()\n    out(ftp.voidresp())\nexcept Exception as e:\n    out('ended', type(e).__name__)\n";
+    let mut child = Command::new("python3")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let prelude = format!(
+        "import ftplib, io\nftp = ftplib.FTP()\nftp.connect('127.0.0.1', {port}, timeout=20)\ndef out(*a):\n    print(*a, flush=True)\n"
+    );
+    child.stdin.take().expect("stdin").write_all(format!("{prelude}{script}").as_bytes()).expect("write");
+    // Wait until the upload is in flight.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, conns) =
+            json_of(app.req(Method::GET, "/api/v1/connection").bearer_auth(&admin).send().await.expect("conns")).await;
+        if conns
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["active_transfers"].as_array().is_some_and(|t| !t.is_empty())))
+        {
+            let t = &conns[0]["active_transfers"][0];
+            assert_eq!(t["operation_type"], "upload");
+            assert_eq!(t["path"], "/st/slow.bin");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no transfer seen: {conns}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = Instant::now();
+    let r = app.post("/api/ftp/stop", &admin, json!({})).send().await.expect("stop");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(t.elapsed() < Duration::from_secs(5), "stop took {:?}", t.elapsed());
+    child.wait_with_output().expect("wait");
+    let names: Vec<String> = std::fs::read_dir(root(&app).join("st"))
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.is_empty(), "no file and no staging file: {names:?}");
+    let port2 = start_ftp(&app, &admin).await;
+    let (ok, out) = py(port2, "ftp.login('st', 'st-password')\nout(ftp.nlst())");
+    assert!(ok && out.contains("[]"), "{out}");
+}
+
+#[tokio::test]
+async fn sftpgo_v1_cli_examples_work() {
+    let (app, admin, port) = ftp_app("").await;
+    let basic = |rb: reqwest::RequestBuilder| rb.basic_auth(ADMIN, Some(ADMIN_PASSWORD));
+    // add_user test_username --password ... --home_dir ... (home created when missing)
+    let (s, u) = json_of(
+        basic(app.req(Method::POST, "/api/v1/user"))
+            .json(&json!({"username": "test_username", "password": "test_pwd_123", "home_dir": "/tmp/test_home_dir", "uid": 33, "gid": 1000,
+                "max_sessions": 2, "quota_size": 0, "quota_files": 3,
+                "permissions": ["list", "download", "upload", "delete", "rename", "create_dirs"], "upload_bandwidth": 100, "download_bandwidth": 60}))
+            .send()
+            .await
+            .expect("add"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    let id = u["id"].as_i64().expect("id");
+    for (k, v) in [
+        ("username", json!("test_username")),
+        ("home_dir", json!("/tmp/test_home_dir")),
+        ("uid", json!(33)),
+        ("gid", json!(1000)),
+        ("max_sessions", json!(2)),
+        ("quota_size", json!(0)),
+        ("quota_files", json!(3)),
+        ("used_quota_size", json!(0)),
+        ("used_quota_files", json!(0)),
+        ("last_quota_update", json!(0)),
+        ("upload_bandwidth", json!(100)),
+        ("download_bandwidth", json!(60)),
+    ] {
+        assert_eq!(u[k], v, "{k}: {u}");
+    }
+    assert_eq!(u["permissions"], json!(["list", "download", "upload", "delete", "rename", "create_dirs"]));
+    assert!(u.get("password").is_none() && u.get("public_keys").is_none());
+    assert!(root(&app).join("tmp/test_home_dir").is_dir());
+    // update_user 5140 ... --permissions "*"
+    let (s, b) = json_of(
+        basic(app.req(Method::PUT, &format!("/api/v1/user/{id}")))
+            .json(&json!({"username": "test_username", "password": "test_pwd_123", "home_dir": "/tmp/test_home_dir", "uid": 0, "gid": 33,
+                "max_sessions": 2, "quota_size": 0, "quota_files": 4, "permissions": ["*"], "upload_bandwidth": 90, "download_bandwidth": 80}))
+            .send()
+            .await
+            .expect("update"),
+    )
+    .await;
+    assert_eq!((s, b), (StatusCode::OK, json!({"error": "", "message": "User updated", "status": 200})));
+    let (_, u) = json_of(basic(app.req(Method::GET, &format!("/api/v1/user/{id}"))).send().await.expect("get")).await;
+    assert_eq!(
+        (u["permissions"].clone(), u["quota_files"].clone(), u["gid"].clone()),
+        (json!(["*"]), json!(4), json!(33))
+    );
+    // get_users --limit 1 --offset 0 --username test_username --order DESC
+    let (_, list) = json_of(
+        basic(app.req(Method::GET, "/api/v1/user?limit=1&offset=0&username=test_username&order=DESC"))
+            .send()
+            .await
+            .expect("list"),
+    )
+    .await;
+    assert_eq!(list.as_array().expect("array").len(), 1);
+    assert_eq!(list[0]["id"], id);
+    let r = basic(app.req(Method::GET, "/api/v1/user?limit=501")).send().await.expect("list");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Connections: list a live session, then close it.
+    let mut child = Command::new("python3")
+        .args(["-c", &format!("import ftplib, time\nf = ftplib.FTP()\nf.connect('127.0.0.1', {port})\nf.login('test_username', 'test_pwd_123')\ntime.sleep(15)\n")])
+        .spawn()
+        .expect("python");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let conn_id = loop {
+        let (_, conns) = json_of(basic(app.req(Method::GET, "/api/v1/connection")).send().await.expect("conns")).await;
+        if let Some(c) = conns.as_array().and_then(|a| a.iter().find(|c| c["username"] == "test_username")) {
+            assert_eq!(c["protocol"], "FTP");
+            assert!(c["remote_address"].as_str().expect("addr").starts_with("127.0.0.1:"));
+            assert!(c["connection_time"].as_i64().expect("time") > 0);
+            break c["connection_id"].as_str().expect("id").to_string();
+        }
+        assert!(Instant::now() < deadline, "session not listed: {conns}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (s, b) =
+        json_of(basic(app.req(Method::DELETE, &format!("/api/v1/connection/{conn_id}"))).send().await.expect("close"))
+            .await;
+    assert_eq!((s, b), (StatusCode::OK, json!({"error": "", "message": "Connection closed", "status": 200})));
+    let (s, b) = json_of(basic(app.req(Method::DELETE, "/api/v1/connection/nope")).send().await.expect("close")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["status"], 404);
+    let _ = child.kill();
+    let _ = child.wait();
+    // Quota scan: 201, then the usage reflects the files on disk.
+    std::fs::write(root(&app).join("tmp/test_home_dir/a.bin"), vec![0u8; 1234]).expect("write");
+    let (s, b) = json_of(
+        basic(app.req(Method::POST, "/api/v1/quota_scan"))
+            .json(&json!({"username": "test_username"}))
+            .send()
+            .await
+            .expect("scan"),
+    )
+    .await;
+    assert_eq!((s, b), (StatusCode::CREATED, json!({"error": "", "message": "Scan started", "status": 201})));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, u) =
+            json_of(basic(app.req(Method::GET, &format!("/api/v1/user/{id}"))).send().await.expect("get")).await;
+        if u["used_quota_size"] == 1234 {
+            assert_eq!(u["used_quota_files"], 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "scan did not finish: {u}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, scans) = json_of(basic(app.req(Method::GET, "/api/v1/quota_scan")).send().await.expect("scans")).await;
+    assert!(scans.is_array());
+    let (s, b) = json_of(
+        basic(app.req(Method::POST, "/api/v1/quota_scan"))
+            .json(&json!({"username": "ghost"}))
+            .send()
+            .await
+            .expect("scan"),
+    )
+    .await;
+    assert_eq!((s, b["status"].clone()), (StatusCode::NOT_FOUND, json!(404)));
+    // Version, and delete.
+    let (_, v) = json_of(basic(app.req(Method::GET, "/api/v1/version")).send().await.expect("version")).await;
+    assert!(v[0]["version"].is_string() && v[0]["commit_hash"].is_string());
+    let (s, b) =
+        json_of(basic(app.req(Method::DELETE, &format!("/api/v1/user/{id}"))).send().await.expect("delete")).await;
+    assert_eq!((s, b), (StatusCode::OK, json!({"error": "", "message": "User deleted", "status": 200})));
+    let (s, b) = json_of(basic(app.req(Method::GET, &format!("/api/v1/user/{id}"))).send().await.expect("get")).await;
+    assert_eq!((s, b["status"].clone()), (StatusCode::NOT_FOUND, json!(404)));
+    // Only administrators: a user's Basic credentials and a bad password are refused in v1's shape.
+    app.create_user(&admin, "plain", "user", json!([]), json!([])).await;
+    let (s, b) = json_of(
+        app.req(Method::GET, "/api/v1/user").basic_auth("plain", Some("plain-password")).send().await.expect("get"),
+    )
+    .await;
+    assert_eq!(
+        (s, b["status"].clone(), b["code"].clone()),
+        (StatusCode::FORBIDDEN, json!(403), json!("role_forbidden"))
+    );
+    let (s, b) = json_of(
+        app.req(Method::GET, "/api/v1/user").basic_auth(ADMIN, Some("wrong-password")).send().await.expect("get"),
+    )
+    .await;
+    assert_eq!((s, b["status"].clone()), (StatusCode::UNAUTHORIZED, json!(401)));
+    // Bad input.
+    for bad in [
+        json!({"username": "x", "password": "password-1", "home_dir": "relative", "permissions": ["*"]}),
+        json!({"username": "x", "password": "password-1", "home_dir": "/x", "permissions": []}),
+        json!({"username": "x", "password": "$2a$10$abcdefghijklmnopqrstuv", "home_dir": "/x", "permissions": ["*"]}),
+        json!({"username": "../x", "password": "password-1", "home_dir": "/x", "permissions": ["*"]}),
+        json!({"username": "x", "home_dir": "/x", "permissions": ["*"]}),
+    ] {
+        let (s, b) = json_of(basic(app.req(Method::POST, "/api/v1/user")).json(&bad).send().await.expect("add")).await;
+        assert_eq!((s, b["status"].clone()), (StatusCode::BAD_REQUEST, json!(400)), "{bad}: {b}");
+    }
+}
+
+/// The same web user over HTTP and FTP: every operation is allowed or denied alike.
+#[tokio::test]
+async fn http_and_ftp_allow_and_deny_alike() {
+    let (app, admin, port) = ftp_app("").await;
+    let r = root(&app);
+    for (p, c) in [("alice/a.txt", "a"), ("pub/p.txt", "p"), ("bob/b.txt", "b")] {
+        std::fs::create_dir_all(r.join(p).parent().expect("parent")).expect("mkdir");
+        std::fs::write(r.join(p), c).expect("write");
+    }
+    app.create_user(&admin, "alice", "user", json!(["/alice", "/pub"]), json!(["/alice"])).await;
+    let token = app.login("alice", "alice-password").await;
+    // (operation, path, http request)
+    let cases: Vec<(&str, &str)> = vec![
+        ("read", "/alice/a.txt"),
+        ("read", "/pub/p.txt"),
+        ("read", "/bob/b.txt"),
+        ("write", "/alice/new.txt"),
+        ("write", "/pub/new.txt"),
+        ("write", "/bob/new.txt"),
+        ("mkdir", "/alice/d"),
+        ("mkdir", "/pub/d"),
+        ("list", "/pub"),
+        ("list", "/bob"),
+        ("delete", "/pub/p.txt"),
+        ("delete", "/bob/b.txt"),
+    ];
+    let mut mismatches = Vec::new();
+    for (op, path) in &cases {
+        let http_ok = match *op {
+            "read" => app
+                .get(&format!("/api/get_file?file_path={path}"), &token)
+                .send()
+                .await
+                .expect("http")
+                .status()
+                .is_success(),
+            "write" => {
+                let (dir, name) = path.rsplit_once('/').expect("split");
+                app.post(
+                    "/api/new_file",
+                    &token,
+                    json!({"path": dir, "file_name": format!("h-{name}"), "file_content": "x"}),
+                )
+                .send()
+                .await
+                .expect("http")
+                .status()
+                .is_success()
+            }
+            "mkdir" => {
+                let (dir, name) = path.rsplit_once('/').expect("split");
+                app.post("/api/create_folder", &token, json!({"path": dir, "folder_name": format!("h-{name}")}))
+                    .send()
+                    .await
+                    .expect("http")
+                    .status()
+                    .is_success()
+            }
+            "list" => {
+                app.get(&format!("/api/finder?path={path}"), &token).send().await.expect("http").status().is_success()
+            }
+            _ => {
+                // Delete last, on a copy made by the admin, so both protocols see the same state.
+                let copy = format!("{path}.h");
+                std::fs::copy(r.join(&path[1..]), r.join(&copy[1..])).expect("copy");
+                app.post("/api/delete_file", &token, json!({"path": copy}))
+                    .send()
+                    .await
+                    .expect("http")
+                    .status()
+                    .is_success()
+            }
+        };
+        let ftp_script = match *op {
+            "read" => format!("ftp.retrbinary('RETR {path}', lambda b: None)"),
+            "write" => {
+                let (dir, name) = path.rsplit_once('/').expect("split");
+                format!("ftp.storbinary('STOR {dir}/f-{name}', io.BytesIO(b'x'))")
+            }
+            "mkdir" => {
+                let (dir, name) = path.rsplit_once('/').expect("split");
+                format!("ftp.mkd('{dir}/f-{name}')")
+            }
+            "list" => format!("list(ftp.mlsd('{path}'))"),
+            _ => {
+                let copy = format!("{path}.f");
+                std::fs::copy(r.join(&path[1..]), r.join(&copy[1..])).expect("copy");
+                format!("ftp.delete('{copy}')")
+            }
+        };
+        let (ftp_ok, out) = py(port, &format!("ftp.login('alice', 'alice-password')\n{ftp_script}"));
+        if http_ok != ftp_ok {
+            mismatches.push(format!("{op} {path}: http {http_ok}, ftp {ftp_ok}: {out}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    assert_eq!(std::fs::read_to_string(r.join("pub/p.txt")).expect("pub"), "p");
+    assert_eq!(std::fs::read_to_string(r.join("bob/b.txt")).expect("bob"), "b");
+}
+
+#[tokio::test]
+async fn an_address_banned_on_http_is_banned_on_ftp_and_back() {
+    let app2 = {
+        let base = 42000 + (rand::random::<u16>() % 1000) * 10;
+        TestApp::builder()
+            .config(&format!(
+                "[auth]\nargon2_memory_kib = 64\nargon2_iterations = 1\nfailure_delay = \"0ms\"\nrate_per_second = 1000\nrate_burst = 1000\nmax_failures_per_ip = 3\nmax_failures_per_user = 100\n[ftp]\nlisten = \"127.0.0.1:0\"\npassive_ports = \"{base}-{}\"\n",
+                base + 9
+            ))
+            .start()
+            .await
+    };
+    let admin2 = app2.admin().await;
+    let port2 = start_ftp(&app2, &admin2).await;
+    // Three failures over FTP ban the address for HTTP too.
+    for _ in 0..3 {
+        let (ok, _) = py(port2, "ftp.login('admin', 'wrong-password')");
+        assert!(!ok);
+    }
+    let r = app2
+        .req(Method::POST, "/api/user/login")
+        .json(&json!({"username": ADMIN, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    expect_error(r, StatusCode::TOO_MANY_REQUESTS, "ip_banned").await;
+    let (ok, out) = py(port2, "out(ftp.getwelcome())");
+    assert!(!ok || out.contains("421"), "banned address refused at connect: {out}");
+}
+
+#[tokio::test]
+async fn overlong_control_lines_are_refused_and_the_server_stays_up() {
+    let (app, admin, port) = ftp_app("").await;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut greeting = [0u8; 256];
+    let _ = std::io::Read::read(&mut s, &mut greeting);
+    let junk = vec![b'A'; 1024 * 1024];
+    let _ = s.write_all(&junk);
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut rest);
+    let (ok, out) = py(port, "out(ftp.getwelcome())");
+    assert!(ok && out.contains("220"), "{out}");
+    assert_eq!(app.get("/api/ftp/status", &admin).send().await.expect("status").status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn per_ip_connection_cap_holds() {
+    let (_app, _admin, port) = ftp_app("max_connections_per_ip = 2\n").await;
+    let (ok, out) = py(
+        port,
+        "a = ftplib.FTP(); a.connect('127.0.0.1', ftp.port)\n\
+         try:\n    b = ftplib.FTP(); b.connect('127.0.0.1', ftp.port)\n    out('THIRD', b.getwelcome())\n\
+         except Exception as e:\n    out('third refused', e)",
+    );
+    assert!(ok && out.contains("third refused") && out.contains("421"), "{out}");
+}
+
+#[tokio::test]
+async fn lftp_mirror_round_trip_when_lftp_is_installed() {
+    if Command::new("lftp").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: lftp is not installed");
+        return;
+    }
+    let (app, admin, port) = ftp_app("").await;
+    std::fs::create_dir_all(root(&app).join("lf")).expect("home");
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "lf", "password": "lf-password", "path": "/lf", "permissions": "elradfmw"}),
+    )
+    .await;
+    let src = app.dir.path().join("src");
+    std::fs::create_dir_all(src.join("nested")).expect("mkdir");
+    std::fs::write(src.join("one.txt"), "one").expect("write");
+    std::fs::write(src.join("nested/two.bin"), vec![2u8; 70_000]).expect("write");
+    let o = Command::new("lftp")
+        .args(["-u", "lf,lf-password", "-p", &port.to_string(), "-e"])
+        .arg(format!("set ftp:ssl-allow no; mirror -R {} up; cls -1 up; bye", src.display()))
+        .arg("127.0.0.1")
+        .output()
+        .expect("lftp");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(root(&app).join("lf/up/nested/two.bin")).expect("read"), vec![2u8; 70_000]);
+}
