@@ -8,5 +8,6 @@ mod files;
 mod openapi;
 mod roles;
 mod settings_logs;
+mod system;
 mod users;
 mod web;
