@@ -113,7 +113,9 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     let secret = jwt_secret(&config)?;
     let (audit, audit_task) = Audit::start(db.clone());
     let auth = Arc::new(AuthService::new(&config, &secret, db.clone(), audit.clone()).await?);
-    let roles = Arc::new(RoleService::new(db.clone(), api::operations()).await?);
+    let operations = api::operations();
+    let routes: Vec<String> = operations.iter().map(|(path, _)| path.clone()).collect();
+    let roles = Arc::new(RoleService::new(db.clone(), operations).await?);
     let users = UserService::new(db.clone(), auth.clone(), roles.clone());
     let settings = SettingsService::new(db.clone()).await?;
     let vfs = vfs::LocalFs::open(&root)
@@ -129,7 +131,6 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     let lifecycle = Arc::new(Lifecycle::new());
     let updater = update::Updater::new(config.update.clone(), lifecycle.exe().cloned(), &config.data_dir)
         .map_err(|e| StartError(format!("update: {e}")))?;
-    let routes = api::operations().into_iter().map(|(path, _)| path);
     let state = Arc::new(AppState {
         stats: stats::Stats::start(root.clone()),
         lifecycle,
