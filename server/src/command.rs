@@ -7,6 +7,7 @@
 //! process group of its own that is killed whole at the timeout; output beyond the cap is
 //! dropped and marked `truncated`. The API layer audits every attempt.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -73,8 +74,9 @@ impl CommandRunner {
         Ok(argv)
     }
 
-    /// Runs an argv returned by [`parse`](Self::parse).
-    pub async fn run(&self, argv: &[String]) -> AppResult<CommandOutcome> {
+    /// Runs an argv returned by [`parse`](Self::parse). When `stop` resolves first (the server
+    /// is stopping) the program is killed like at the timeout, so it never holds up a restart.
+    pub async fn run(&self, argv: &[String], stop: impl Future<Output = ()>) -> AppResult<CommandOutcome> {
         let Some((program, args)) = argv.split_first() else {
             return Err(AppError::bad_request("command_missing", "No command provided"));
         };
@@ -101,13 +103,15 @@ impl CommandRunner {
             }
             _ => AppError::internal(format!("spawn {program}: {e}")),
         })?;
-        let pid = child.id();
+        // If this future is dropped mid-run (client gone, server stopping), the guard kills the
+        // whole group; kill_on_drop alone would reach only the direct child.
+        let mut group = GroupGuard(child.id());
         let mut stdout = child.stdout.take();
         let mut stderr = child.stderr.take();
         let cap = usize::try_from(self.cfg.max_output).unwrap_or(usize::MAX);
         let mut out = Output { bytes: Vec::new(), cap, truncated: false };
 
-        let finished = tokio::time::timeout(self.cfg.timeout.0, async {
+        let work = tokio::time::timeout(self.cfg.timeout.0, async {
             let (mut a, mut b) = ([0u8; 8192], [0u8; 8192]);
             while stdout.is_some() || stderr.is_some() {
                 tokio::select! {
@@ -116,17 +120,25 @@ impl CommandRunner {
                 }
             }
             child.wait().await
-        })
-        .await;
+        });
+        let (finished, stopped) = tokio::select! {
+            r = work => (r.ok(), false),
+            () = stop => (None, true),
+        };
 
         let (exit_code, timed_out) = match finished {
-            Ok(Ok(status)) => (status.code(), false),
-            Ok(Err(e)) => return Err(AppError::internal(format!("wait for {program}: {e}"))),
-            Err(_) => {
+            Some(Ok(status)) => {
+                // Reaped: the id may be reused from now on, so never signal it again.
+                group.0 = None;
+                (status.code(), false)
+            }
+            Some(Err(e)) => return Err(AppError::internal(format!("wait for {program}: {e}"))),
+            None => {
                 // Not reaped yet, so the group id is still ours: kill everything it started.
-                kill_group(pid);
+                group.kill();
                 let _ = child.kill().await;
-                (None, true)
+                group.0 = None;
+                (None, !stopped)
             }
         };
         Ok(CommandOutcome {
@@ -168,16 +180,27 @@ async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut [u8]) -
     }
 }
 
-#[cfg(unix)]
-fn kill_group(pid: Option<u32>) {
-    let pid = pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw);
-    if let Some(pid) = pid {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+/// The process group of a running (not yet reaped) program; killed when dropped while set.
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    #[cfg(unix)]
+    fn kill(&self) {
+        let pid = self.0.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw);
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
     }
+
+    #[cfg(not(unix))]
+    fn kill(&self) {}
 }
 
-#[cfg(not(unix))]
-fn kill_group(_pid: Option<u32>) {}
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -219,7 +242,8 @@ mod tests {
     #[tokio::test]
     async fn output_is_capped_and_marked() {
         let r = runner(&["/bin/echo"]);
-        let out = r.run(&r.parse("/bin/echo 0123456789abcdefXYZ").expect("ok")).await.expect("run");
+        let argv = r.parse("/bin/echo 0123456789abcdefXYZ").expect("ok");
+        let out = r.run(&argv, std::future::pending()).await.expect("run");
         assert_eq!(out.output, "0123456789abcdef");
         assert!(out.truncated);
         assert_eq!(out.exit_code, Some(0));

@@ -155,7 +155,7 @@ impl SystemApi {
             }
         };
         let argv_json = serde_json::to_string(&argv).unwrap_or_default();
-        let out = match state.commands.run(&argv).await {
+        let out = match state.commands.run(&argv, state.lifecycle.stopping()).await {
             Ok(out) => out,
             Err(e) => {
                 state.audit.record(event.outcome("error").detail(format!("{argv_json}: {}", code_of(&e))));
@@ -166,6 +166,9 @@ impl SystemApi {
             (true, _) => ("timed_out", "killed at the timeout".to_string()),
             (false, Some(0)) => ("ok", "exit 0".to_string()),
             (false, Some(c)) => ("failed", format!("exit {c}")),
+            (false, None) if state.lifecycle.requested().is_some() => {
+                ("stopped", "killed: server stopping".to_string())
+            }
             (false, None) => ("failed", "killed by a signal".to_string()),
         };
         state.audit.record(event.outcome(outcome).detail(format!("{argv_json}: {how}")));

@@ -301,6 +301,32 @@ async fn a_long_run_is_killed_at_the_timeout_with_everything_it_started() {
 }
 
 #[tokio::test]
+async fn a_run_in_progress_is_killed_when_the_server_stops_instead_of_holding_it_up() {
+    let mut app = TestApp::builder()
+        .config("[command]\nenabled = true\nallow = [\"/bin/sh\"]\ntimeout = \"60s\"\n")
+        .start()
+        .await;
+    let t = app.admin().await;
+    let run =
+        tokio::spawn(app.post("/api/command", &t, json!({"command": "/bin/sh -c 'sleep 32.5 & sleep 32.5'"})).send());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while processes_with_arg("32.5").len() < 2 {
+        assert!(Instant::now() < deadline, "the program did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stop = Instant::now();
+    let r = app.req(Method::POST, "/api/shutdown").bearer_auth(&t).send().await.expect("shutdown");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, body) = json_of(run.await.expect("join").expect("answered")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["exit_code"].is_null(), body["timed_out"].as_bool()), (true, Some(false)), "{body}");
+    let exit = tokio::task::spawn_blocking(move || app.wait_exit(Duration::from_secs(15))).await.expect("join");
+    assert_eq!(exit.and_then(|s| s.code()), Some(0));
+    assert!(stop.elapsed() < Duration::from_secs(5), "stopping took {:?}", stop.elapsed());
+    assert!(processes_with_arg("32.5").is_empty(), "the program and its children were killed");
+}
+
+#[tokio::test]
 async fn output_beyond_the_cap_is_dropped_and_marked() {
     let app = TestApp::builder().config(RUNNER).start().await;
     let t = app.admin().await;
