@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
@@ -51,6 +53,34 @@ enum Msg {
 #[derive(Clone)]
 pub struct Audit {
     tx: mpsc::Sender<Msg>,
+    counters: std::sync::Arc<AuditCounters>,
+}
+
+/// Counts of security events, taken from the events themselves as they are recorded, so the
+/// metrics can never disagree with the audit log. Read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct AuditCounters {
+    /// Successful logins (any protocol).
+    pub logins_ok: AtomicU64,
+    /// Failed logins (wrong credentials).
+    pub logins_failed: AtomicU64,
+    /// Logins refused because the IP was banned.
+    pub logins_banned: AtomicU64,
+    /// IPs banned.
+    pub bans: AtomicU64,
+}
+
+impl AuditCounters {
+    fn count(&self, ev: &AuditEvent) {
+        let counter = match (ev.action, ev.outcome) {
+            ("login", "ok") => &self.logins_ok,
+            ("login", "failed") => &self.logins_failed,
+            ("login", "banned") => &self.logins_banned,
+            ("ban", _) => &self.bans,
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 const CHANNEL: usize = 4096;
@@ -61,11 +91,12 @@ impl Audit {
     pub fn start(db: DatabaseConnection) -> (Audit, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CHANNEL);
         let task = tokio::spawn(writer(db, rx));
-        (Audit { tx }, task)
+        (Audit { tx, counters: Default::default() }, task)
     }
 
     /// Queues an event. Never blocks: if the queue is full the event is handed to a task.
     pub fn record(&self, ev: AuditEvent) {
+        self.counters.count(&ev);
         let row = AuditRow {
             id: 0,
             timestamp: Utc::now(),
@@ -81,6 +112,11 @@ impl Audit {
                 let _ = tx.send(msg).await;
             });
         }
+    }
+
+    /// Security event counts since start.
+    pub fn counters(&self) -> &AuditCounters {
+        &self.counters
     }
 
     /// Waits until everything recorded so far is in the database.

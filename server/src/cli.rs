@@ -111,9 +111,13 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let result = runtime.block_on(async move {
+    let mut restart = None;
+    let result = runtime.block_on(async {
         match cli.command {
-            None | Some(Command::Serve) => crate::serve(config).await.map(|_| 0),
+            None | Some(Command::Serve) => crate::serve(config).await.map(|(_, plan)| {
+                restart = plan;
+                0
+            }),
             Some(Command::Openapi) => Ok(0),
             Some(Command::Migrate) => crate::open_database(&config).await.map(|_| {
                 println!("migrations applied");
@@ -123,6 +127,14 @@ pub fn main() -> i32 {
             Some(Command::User(cmd)) => user_command(config, cmd).await,
         }
     });
+    // Threads still blocked (a sysinfo read, a child's pipe) get a moment, then are left to
+    // the exec, which ends them.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    if let (Ok(_), Some(plan)) = (&result, restart) {
+        let e = crate::restart_in_place(plan);
+        eprintln!("nook: restart failed: {e}");
+        return 1;
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -49,6 +49,54 @@ pub struct Config {
     pub files: FilesConfig,
     /// The FTP(S) server (started and stopped at run time through the API).
     pub ftp: FtpConfig,
+    /// The command runner (`/api/command`): off unless the config file turns it on.
+    pub command: CommandConfig,
+    /// Self-update from a signed release manifest (`/api/update`).
+    pub update: UpdateConfig,
+    /// Prometheus metrics (`/metrics`).
+    pub metrics: MetricsConfig,
+}
+
+/// `[command]`: the command runner. Read from the config file only: `NOOK_COMMAND__*`
+/// variables are refused, and no API or setting can change it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CommandConfig {
+    /// Allow `/api/command` at all.
+    pub enabled: bool,
+    /// Absolute paths of the programs it may run, e.g. `["/usr/bin/df", "/usr/bin/uptime"]`.
+    pub allow: Vec<String>,
+    /// A run still going after this long is killed (with everything it started).
+    pub timeout: Dur,
+    /// Bytes of output (stdout and stderr together) returned; the rest is dropped and the
+    /// response says `truncated`.
+    pub max_output: u64,
+}
+
+impl Default for CommandConfig {
+    fn default() -> Self {
+        Self { enabled: false, allow: Vec::new(), timeout: Dur(Duration::from_secs(10)), max_output: 64 * 1024 }
+    }
+}
+
+/// `[update]`: where releases come from and the key they must be signed with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateConfig {
+    /// Release source: an `http(s)://` URL or a local directory holding `manifest.json` and
+    /// `manifest.json.minisig` (or the URL/path of the manifest itself). Unset: updates are off.
+    pub url: Option<String>,
+    /// The minisign public key releases are signed with (the `RW...` line of `minisign.pub`).
+    pub public_key: Option<String>,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Extra address serving `/metrics` WITHOUT authentication, e.g. `127.0.0.1:9100`; unset:
+    /// only the authenticated `/metrics` on the main address.
+    pub listen: Option<String>,
 }
 
 /// `[auth]`: password hashing and the login defender.
@@ -186,6 +234,9 @@ impl Default for Config {
             http: HttpConfig::default(),
             files: FilesConfig::default(),
             ftp: FtpConfig::default(),
+            command: CommandConfig::default(),
+            update: UpdateConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -239,6 +290,11 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
         let env: BTreeMap<String, String> = env.into_iter().collect();
+        if let Some(key) = env.keys().find(|k| k.starts_with("NOOK_COMMAND__")) {
+            return Err(ConfigError(format!(
+                "{key}: the command runner is configured in the config file only ([command] section)"
+            )));
+        }
         let defaults = Value::try_from(Config::default()).map_err(|e| ConfigError(e.to_string()))?;
         let mut merged = defaults.clone();
 
@@ -284,6 +340,27 @@ impl Config {
         }
         if self.token_ttl.0 < Duration::from_secs(60) {
             return Err(ConfigError("token_ttl must be at least 1m".into()));
+        }
+        for p in &self.command.allow {
+            if !is_normal_absolute(p) {
+                return Err(ConfigError(format!(
+                    "command.allow: `{p}` must be an absolute path without `.`, `..` or empty segments"
+                )));
+            }
+        }
+        if self.command.timeout.0.is_zero() {
+            return Err(ConfigError("command.timeout must be more than 0".into()));
+        }
+        match (&self.update.url, &self.update.public_key) {
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "update.url is set but update.public_key is not: updates must be signed".into(),
+                ));
+            }
+            (_, Some(key)) => {
+                crate::update::parse_public_key(key).map_err(|e| ConfigError(format!("update.public_key: {e}")))?;
+            }
+            (None, None) => {}
         }
         Ok(())
     }
@@ -398,6 +475,11 @@ fn resolve_secret_files(v: &mut Value) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// An absolute path in normal form: `/a/b`, never `a/b`, `/a/../b`, `/a/./b`, `/a//b` or `/a/`.
+fn is_normal_absolute(p: &str) -> bool {
+    p.len() > 1 && p.starts_with('/') && p[1..].split('/').all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 /// Parses `1.2.3.4`, `1.2.3.0/24`, `::1` or `fd00::/8`.
@@ -542,6 +624,28 @@ mod tests {
         assert!(Config::load_from(&Overrides::default(), env(&[("NOOK_TOKEN_TTL", "soon")])).is_err());
         assert!(Config::load_from(&Overrides::default(), env(&[("NOOK_SKIP_WEB_BUILD", "1")])).is_ok());
         assert!(Config::load_from(&Overrides::default(), env(&[("NOOK_TRUSTED_PROXIES", "10.0.0.0/99")])).is_err());
+    }
+
+    #[test]
+    fn command_runner_is_configured_in_the_file_only_with_absolute_paths() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("nook.toml");
+        std::fs::write(&file, "[command]\nenabled = true\nallow = [\"/usr/bin/df\"]\n").expect("write");
+        let flags = Overrides { config: Some(file.clone()), ..Default::default() };
+        let c = Config::load_from(&flags, env(&[])).expect("load");
+        assert!(c.command.enabled);
+        assert!(Config::load_from(&Overrides::default(), env(&[("NOOK_COMMAND__ENABLED", "true")])).is_err());
+        for bad in ["df", "/usr/bin/../bin/df", "/usr//bin/df", "/usr/bin/./df", "/usr/bin/"] {
+            std::fs::write(&file, format!("[command]\nallow = [\"{bad}\"]\n")).expect("write");
+            assert!(Config::load_from(&flags, env(&[])).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn update_source_needs_a_valid_public_key() {
+        let url = ("NOOK_UPDATE__URL", "http://127.0.0.1:1/releases");
+        assert!(Config::load_from(&Overrides::default(), env(&[url])).is_err());
+        assert!(Config::load_from(&Overrides::default(), env(&[url, ("NOOK_UPDATE__PUBLIC_KEY", "RWnope")])).is_err());
     }
 
     #[test]

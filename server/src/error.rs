@@ -34,6 +34,9 @@ pub enum AppError {
     /// Not enough space (quota or disk).
     #[error("{message}")]
     InsufficientStorage { code: &'static str, message: String },
+    /// An upstream server (e.g. the update source) failed or answered something unusable.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
     /// Anything else: logged in full, reported as "internal error".
     #[error("internal error: {0}")]
     Internal(String),

@@ -6,13 +6,18 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod files;
 pub mod ftp;
+pub mod lifecycle;
+pub mod metrics;
 pub mod settings;
 pub mod state;
+pub mod stats;
+pub mod update;
 pub mod users;
 pub mod vfs;
 pub mod web;
@@ -30,6 +35,7 @@ use crate::access::RoleService;
 use crate::audit::Audit;
 use crate::auth::AuthService;
 use crate::config::Config;
+use crate::lifecycle::{Exit, Lifecycle};
 use crate::settings::SettingsService;
 use crate::state::AppState;
 use crate::users::UserService;
@@ -108,7 +114,9 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     let secret = jwt_secret(&config)?;
     let (audit, audit_task) = Audit::start(db.clone());
     let auth = Arc::new(AuthService::new(&config, &secret, db.clone(), audit.clone()).await?);
-    let roles = Arc::new(RoleService::new(db.clone(), api::operations()).await?);
+    let operations = api::operations();
+    let routes: Vec<String> = operations.iter().map(|(path, _)| path.clone()).collect();
+    let roles = Arc::new(RoleService::new(db.clone(), operations).await?);
     let users = UserService::new(db.clone(), auth.clone(), roles.clone());
     let settings = SettingsService::new(db.clone()).await?;
     let vfs = vfs::LocalFs::open(&root)
@@ -132,7 +140,15 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
         auth.clone(),
         audit.clone(),
     ));
+    let lifecycle = Arc::new(Lifecycle::new());
+    let updater = update::Updater::new(config.update.clone(), lifecycle.exe().cloned(), &config.data_dir)
+        .map_err(|e| StartError(format!("update: {e}")))?;
     let state = Arc::new(AppState {
+        stats: stats::Stats::start(root.clone()),
+        lifecycle,
+        metrics: Arc::new(metrics::Metrics::new(routes, api::STREAMING_BODY)),
+        commands: command::CommandRunner::new(config.command.clone(), root.clone()),
+        updater: Arc::new(updater),
         root,
         db,
         auth,
@@ -159,8 +175,11 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .nest_no_strip("/api", api.clone())
+        .at("/metrics", api.clone())
+        .at("/update_start_exit_program", api.clone())
         .nest("/", web::WebApp::new(&state.config.http.frame_ancestors))
         .catch_all_error(api::json_errors)
+        .around(metrics::track)
         .after(|resp: poem::Result<poem::Response>| async move {
             let mut resp = resp?;
             let h = resp.headers_mut();
@@ -172,8 +191,10 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .data(state)
 }
 
-/// Runs the server until SIGINT/SIGTERM. Prints `Nook listening on http://ADDR` once bound.
-pub async fn serve(config: Config) -> Result<(), StartError> {
+/// Runs the server until SIGINT/SIGTERM or a stop request from the API. Prints
+/// `Nook listening on http://ADDR` once bound. Returns how it stopped; on [`Exit::Restart`]
+/// the caller (after dropping the runtime) runs [`restart_in_place`].
+pub async fn serve(config: Config) -> Result<(Exit, Option<RestartPlan>), StartError> {
     let (state, audit_task) = build_state(config).await?;
     if let Some(password) =
         state.users.ensure_first_admin(&state.config.admin_user, state.config.admin_password.as_deref()).await?
@@ -193,6 +214,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .ok_or_else(|| StartError("listener has no address".into()))?;
+    let metrics_server = serve_metrics(&state).await?;
     println!("Nook listening on http://{local}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -200,24 +222,95 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let watcher = tokio::spawn(watch_users(state.clone()));
     state.ftp.start_if_wanted(&state.settings).await;
     let sweeper = tokio::spawn(state.tus.clone().run_sweeper());
+    let signals = tokio::spawn({
+        let lifecycle = state.lifecycle.clone();
+        async move {
+            shutdown_signal().await;
+            lifecycle.request(Exit::Shutdown);
+        }
+    });
 
+    let acceptor = metrics::CountingAcceptor::new(acceptor, state.metrics.clone());
     let result = Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app(state.clone()), shutdown_signal(), Some(Duration::from_secs(10)))
+        .run_with_graceful_shutdown(app(state.clone()), state.lifecycle.stopping(), Some(Duration::from_secs(10)))
         .await
         .map_err(|e| StartError(format!("server: {e}")));
+    let exit = state.lifecycle.requested().unwrap_or(Exit::Shutdown);
+    tracing::info!(?exit, "stopping");
+    signals.abort();
     watcher.abort();
     let _ = watcher.await;
     // Sessions end and uploads in flight are discarded; the saved enabled state stays as it was.
     let _ = state.ftp.stop(false).await;
     sweeper.abort();
     let _ = sweeper.await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
+    // Registered shutdown hooks run here, after HTTP drained and before the audit log closes.
+    state.lifecycle.run_hooks().await;
+    state.stats.stop();
     state.audit.flush().await;
+    let plan = (exit == Exit::Restart).then(|| RestartPlan::new(&state, local)).flatten();
     let db = state.db.clone();
     drop(state);
     let _ = tokio::time::timeout(Duration::from_secs(5), audit_task).await;
     let _ = db.close().await;
     tracing::info!("stopped");
-    result
+    result.map(|_| (exit, plan))
+}
+
+/// What to run again on a restart.
+#[derive(Debug)]
+pub struct RestartPlan {
+    exe: std::path::PathBuf,
+    args: Vec<std::ffi::OsString>,
+}
+
+impl RestartPlan {
+    fn new(state: &AppState, bound: std::net::SocketAddr) -> Option<RestartPlan> {
+        let exe = state.lifecycle.exe()?.clone();
+        // `--listen host:0` picked a port; keep it so clients find the server again.
+        let keep = state.config.listen.ends_with(":0").then(|| bound.to_string());
+        Some(RestartPlan { exe, args: lifecycle::restart_args(std::env::args_os().collect(), keep.as_deref()) })
+    }
+}
+
+/// Replaces the process with a fresh run of the binary (same PID). Call after the runtime is
+/// gone; returns only on failure.
+pub fn restart_in_place(plan: RestartPlan) -> std::io::Error {
+    tracing::info!(exe = %plan.exe.display(), "restarting in place");
+    lifecycle::exec_self(&plan.exe, plan.args)
+}
+
+/// Binds `[metrics] listen` (no authentication) when configured; the task ends with the server.
+async fn serve_metrics(state: &Arc<AppState>) -> Result<Option<tokio::task::JoinHandle<()>>, StartError> {
+    let Some(addr) = state.config.metrics.listen.clone() else { return Ok(None) };
+    let acceptor = TcpListener::bind(addr.clone())
+        .into_acceptor()
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {addr} for metrics: {e}")))?;
+    if let Some(a) = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()) {
+        println!("Nook metrics on http://{a}/metrics");
+    }
+    let st = state.clone();
+    let ep = Route::new().at(
+        "/metrics",
+        poem::endpoint::make_sync(move |_| {
+            poem::Response::builder()
+                .content_type("text/plain; version=0.0.4; charset=utf-8")
+                .body(st.metrics.render(&st))
+        }),
+    );
+    let stopping = state.lifecycle.stopping();
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(ep, stopping, Some(Duration::from_secs(2)))
+            .await
+        {
+            tracing::warn!(error = %e, "metrics listener failed");
+        }
+    })))
 }
 
 /// Picks up user changes made outside this process (`nook user passwd`, other replicas).

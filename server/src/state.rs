@@ -30,4 +30,14 @@ pub struct AppState {
     pub tus: TusService,
     pub audit: Audit,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Resource sampler (`/api/resources`, metrics).
+    pub stats: crate::stats::Stats,
+    /// Stop/restart switch and shutdown hooks (FTP registers one).
+    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
+    /// Prometheus counters; `metrics.add_bytes(..)` for protocols other than HTTP.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The `/api/command` runner.
+    pub commands: crate::command::CommandRunner,
+    /// Signed self-update.
+    pub updater: Arc<crate::update::Updater>,
 }

@@ -136,16 +136,25 @@ impl RoleService {
 
     /// Finds the operation a concrete request path belongs to.
     pub fn route(&self, path: &str) -> Route {
-        let segs: Vec<&str> = path.split('/').collect();
-        let hit = self.templates.iter().find(|t| {
-            t.segments.len() == segs.len()
-                && t.segments.iter().zip(&segs).all(|(t, s)| t.as_deref().is_none_or(|lit| lit == *s))
-        });
-        match hit {
+        match self.find(path) {
             None => Route::Unknown,
             Some(t) if t.public => Route::Public,
             Some(t) => Route::Gated(t.path.clone()),
         }
+    }
+
+    /// The operation template a request path belongs to (`/api/tus/{id}`), e.g. for metrics
+    /// labels.
+    pub fn template(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|t| t.path.as_str())
+    }
+
+    fn find(&self, path: &str) -> Option<&Template> {
+        let segs: Vec<&str> = path.split('/').collect();
+        self.templates.iter().find(|t| {
+            t.segments.len() == segs.len()
+                && t.segments.iter().zip(&segs).all(|(t, s)| t.as_deref().is_none_or(|lit| lit == *s))
+        })
     }
 
     /// Whether `role` may call `endpoint`.

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// Something failed on the server.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// An upstream server (e.g. the update source) failed or answered something unusable.
+    #[oai(status = 502)]
+    BadGateway(Json<ErrorBody>),
     /// Not enough space (quota or disk).
     #[oai(status = 507)]
     InsufficientStorage(Json<ErrorBody>),
@@ -70,6 +73,7 @@ impl From<AppError> for ApiError {
                 retry_after.as_secs_f64().ceil().max(1.0).to_string(),
             ),
             AppError::InsufficientStorage { code, message } => Self::InsufficientStorage(ErrorBody::new(code, message)),
+            AppError::BadGateway { code, message } => Self::BadGateway(ErrorBody::new(code, message)),
             AppError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 Self::Internal(ErrorBody::new("internal", "internal error"))

@@ -33,7 +33,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 /// Endpoints whose body is file content, streamed by the handler under its own limits.
-const STREAMING_BODY: &[&str] = &["/api/upload", "/api/put_file", "/api/tus", "/api/tus/{id}"];
+pub(crate) const STREAMING_BODY: &[&str] = &["/api/upload", "/api/put_file", "/api/tus", "/api/tus/{id}"];
 /// Endpoints whose JSON carries a file's content: allowed up to twice `files.get_file_max_size`
 /// (JSON escaping) instead of `http.json_body_limit`.
 const CONTENT_JSON: &[&str] = &["/api/new_file", "/api/edit_file"];

@@ -194,7 +194,7 @@ impl From<AppError> for TusError {
             ApiError::Conflict(b) => Self::Conflict(b),
             ApiError::TooLarge(b) => Self::TooLarge(b),
             ApiError::TooManyRequests(b, r) => Self::TooManyRequests(b, r),
-            ApiError::Internal(b) => Self::Internal(b),
+            ApiError::Internal(b) | ApiError::BadGateway(b) => Self::Internal(b),
             ApiError::InsufficientStorage(b) => Self::InsufficientStorage(b),
         }
     }

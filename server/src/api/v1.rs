@@ -73,6 +73,7 @@ impl From<AppError> for V1Error {
             AppError::TooManyRequests { message, .. } | AppError::InsufficientStorage { message, .. } => {
                 Self::BadRequest(body(400, "", &message))
             }
+            AppError::BadGateway { message, .. } => Self::Internal(body(500, "", &message)),
             AppError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 Self::Internal(body(500, "", "internal error"))

@@ -64,7 +64,7 @@ pub fn ftp_error(e: AppError) -> Error {
         }
         AppError::InsufficientStorage { .. } => ErrorKind::InsufficientStorageSpaceError,
         AppError::TooManyRequests { .. } => ErrorKind::TransientFileNotAvailable,
-        AppError::Internal(_) => ErrorKind::LocalError,
+        AppError::Internal(_) | AppError::BadGateway { .. } => ErrorKind::LocalError,
     };
     Error::new(kind, std::io::Error::other(e.to_string()))
 }

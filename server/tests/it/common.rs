@@ -6,8 +6,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -37,17 +37,21 @@ pub struct TestApp {
     extra_config: String,
     env: Vec<(String, String)>,
     pub stdout: Vec<String>,
+    /// Every stdout line so far, also those printed after start (e.g. after a restart in place).
+    lines: Arc<Mutex<Vec<String>>>,
+    binary: Option<PathBuf>,
 }
 
 pub struct Spawn {
     extra_config: String,
     env: Vec<(String, String)>,
     admin_password: Option<String>,
+    binary: Option<PathBuf>,
 }
 
 impl Default for Spawn {
     fn default() -> Self {
-        Self { extra_config: String::new(), env: Vec::new(), admin_password: Some(ADMIN_PASSWORD.into()) }
+        Self { extra_config: String::new(), env: Vec::new(), admin_password: Some(ADMIN_PASSWORD.into()), binary: None }
     }
 }
 
@@ -60,6 +64,11 @@ impl Spawn {
     }
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
+        self
+    }
+    /// Runs this executable instead of the built `nook` (e.g. a copy an update may replace).
+    pub fn binary(mut self, path: &Path) -> Self {
+        self.binary = Some(path.to_path_buf());
         self
     }
     pub fn no_admin_password(mut self) -> Self {
@@ -136,6 +145,8 @@ impl TestApp {
             extra_config: config,
             env: opts.env,
             stdout: Vec::new(),
+            lines: Arc::new(Mutex::new(Vec::new())),
+            binary: opts.binary,
         };
         app.launch();
         app
@@ -151,7 +162,7 @@ impl TestApp {
 
     /// A `nook` command with this app's config and data dir (for CLI tests).
     pub fn command(&self) -> Command {
-        let mut c = Command::new(bin());
+        let mut c = Command::new(self.binary.as_deref().unwrap_or(Path::new(bin())));
         c.arg("--config").arg(self.config_path()).arg("--data-dir").arg(self.data_dir());
         c.env_remove("NOOK_CONFIG").env("NOOK_LOG", "warn");
         for (k, v) in &self.env {
@@ -197,17 +208,19 @@ impl TestApp {
                 Err(_) => panic!("nook did not start; output so far: {lines:?}"),
             }
         };
-        std::thread::spawn(move || while rx.recv().is_ok() {});
+        let all = self.lines.clone();
+        all.lock().expect("lines").extend(lines.iter().cloned());
+        std::thread::spawn(move || {
+            while let Ok(line) = rx.recv() {
+                all.lock().expect("lines").push(line);
+            }
+        });
         self.stdout = lines;
         self.url = url;
         self.child = Some(child);
     }
 
     /// The server's process id (to read its memory use from `/proc`).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// Stops the server with SIGTERM and waits for it to exit.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
@@ -220,6 +233,43 @@ impl TestApp {
         }
         let _ = child.kill();
         child.wait().ok()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Waits up to `timeout` for the server to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Every stdout line the server printed so far (across restarts in place).
+    pub fn output(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+
+    /// Waits until stdout has `n` lines starting with `prefix`.
+    pub async fn wait_for_lines(&self, prefix: &str, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.output().iter().filter(|l| l.starts_with(prefix)).count() >= n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
     }
 
     /// Stops and starts the server on the same port, config and data.

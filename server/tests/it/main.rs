@@ -9,6 +9,7 @@ mod ftp;
 mod openapi;
 mod roles;
 mod settings_logs;
+mod system;
 mod transfer;
 mod users;
 mod web;

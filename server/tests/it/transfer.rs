@@ -407,7 +407,7 @@ async fn put_of_256_mib_keeps_server_memory_flat() {
     const MIB: usize = 1024 * 1024;
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let pid = app.pid().expect("pid");
+    let pid = app.pid();
     // Warm up the upload path once so lazily built state is not counted as growth.
     assert_eq!(put(&app, &admin, "/warm.bin", random_bytes(MIB), false).await.status(), StatusCode::CREATED);
     let (rss_before, _) = memory_kib(pid);
