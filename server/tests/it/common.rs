@@ -141,6 +141,11 @@ impl TestApp {
         app
     }
 
+    /// The server process id (for reading its memory use from `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod common;
+mod download;
 mod openapi;
 mod roles;
 mod settings_logs;
