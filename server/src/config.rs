@@ -14,6 +14,10 @@ use toml::Value;
 /// Keys whose value may be read from a file named by `<key>_file`.
 const SECRET_KEYS: &[&str] = &["admin_password", "jwt_secret", "database_url"];
 
+/// Longest lifetime a download ticket may have: a URL with a ticket ends up in browser
+/// history and proxy logs, so it must die soon.
+pub const MAX_TICKET_TTL: Duration = Duration::from_secs(5 * 60);
+
 /// Top-level keys without a default value (absent from the serialised defaults).
 const OPTIONAL_KEYS: &[&str] = &["root", "database_url", "admin_password", "jwt_secret"];
 
@@ -147,6 +151,11 @@ pub struct FilesConfig {
     pub upload_expiry: Dur,
     /// fsync each uploaded file and its folder before it appears (slower, survives power loss).
     pub fsync: bool,
+    /// Lifetime of a download ticket (`/api/download_ticket`): at least 1s, at most 5m.
+    pub ticket_ttl: Dur,
+    /// Most entries (files and folders) in one zip download; a zip that reaches it is aborted.
+    /// The zip's central directory stays in memory until the end (about 0.6 KiB per entry).
+    pub zip_max_entries: u64,
 }
 
 impl Default for FilesConfig {
@@ -156,6 +165,8 @@ impl Default for FilesConfig {
             get_file_max_size: 10 * 1024 * 1024,
             upload_expiry: Dur(Duration::from_secs(24 * 3600)),
             fsync: false,
+            ticket_ttl: Dur(MAX_TICKET_TTL),
+            zip_max_entries: 1_000_000,
         }
     }
 }
@@ -361,6 +372,10 @@ impl Config {
                 crate::update::parse_public_key(key).map_err(|e| ConfigError(format!("update.public_key: {e}")))?;
             }
             (None, None) => {}
+        }
+        let ticket = self.files.ticket_ttl.0;
+        if ticket < Duration::from_secs(1) || ticket > MAX_TICKET_TTL {
+            return Err(ConfigError("files.ticket_ttl must be between 1s and 5m".into()));
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! within limits. Handlers then read the [`Principal`] the gate stored.
 
 mod body;
+mod download;
 pub mod error;
 pub mod files;
 mod ftp;
@@ -52,6 +53,7 @@ pub type Apis = (
     ftp::FtpApi,
     v1::V1Api,
     transfer::TransferApi,
+    download::DownloadApi,
 );
 
 /// The OpenAPI service with every operation; needs no state, so `nook openapi` can print it.
@@ -67,6 +69,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             ftp::FtpApi,
             v1::V1Api,
             transfer::TransferApi,
+            download::DownloadApi,
         ),
         "Nook",
         env!("CARGO_PKG_VERSION"),
@@ -182,7 +185,7 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
             }
         }
         crate::access::roles::Route::Gated(endpoint) => {
-            let principal = match authenticate(&state, &req, ip, &path).await {
+            let principal = match authenticate(&state, &mut req, ip, &path).await {
                 Ok(p) => p,
                 Err(e) => return Ok(error_response(e)),
             };
@@ -233,8 +236,21 @@ async fn v1_error_shape(resp: Response) -> Response {
     resp
 }
 
-/// Credentials from headers only (never the query string).
-async fn authenticate(state: &AppState, req: &Request, ip: IpAddr, path: &str) -> Result<Principal, AppError> {
+/// The one endpoint that accepts a download ticket in its query string.
+pub const TICKET_ENDPOINT: &str = "/api/download";
+
+/// The path a download ticket was checked against, stored by the gate; the download handler
+/// refuses a ticket-authenticated request whose `file_path` differs from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketScope(pub crate::vfs::VPath);
+
+/// Credentials from headers only — never the query string, with one narrow exception: a
+/// download ticket (`?ticket=`) on [`TICKET_ENDPOINT`] when no credential header is present.
+async fn authenticate(state: &AppState, req: &mut Request, ip: IpAddr, path: &str) -> Result<Principal, AppError> {
+    let has_header = req.headers().contains_key(header::AUTHORIZATION) || req.headers().contains_key("x-api-key");
+    if !has_header && path == TICKET_ENDPOINT {
+        return authenticate_ticket(state, req);
+    }
     let authz = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if let Some(value) = authz {
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
@@ -251,6 +267,28 @@ async fn authenticate(state: &AppState, req: &Request, ip: IpAddr, path: &str) -
         return state.auth.authenticate_api_key(key.trim(), ip).await;
     }
     Err(AppError::unauthorized("unauthorized", "Unauthorized"))
+}
+
+/// A download ticket from the query: exactly one `ticket` and exactly one `file_path` (so the
+/// gate and the handler cannot read different values), the ticket naming that very path.
+fn authenticate_ticket(state: &AppState, req: &mut Request) -> Result<Principal, AppError> {
+    let unauthorized = || AppError::unauthorized("unauthorized", "Unauthorized");
+    let query: Vec<(String, String)> = req.params().map_err(|_| unauthorized())?;
+    let one = |name: &str| {
+        let mut values = query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        match (values.next(), values.next()) {
+            (Some(v), None) => Some(v),
+            _ => None,
+        }
+    };
+    let (Some(ticket), Some(file_path)) = (one("ticket"), one("file_path")) else {
+        return Err(unauthorized());
+    };
+    let ticket_invalid = || AppError::unauthorized("ticket_invalid", "Invalid download ticket");
+    let target = crate::vfs::VPath::parse(file_path).map_err(|_| ticket_invalid())?;
+    let principal = state.auth.authenticate_ticket(ticket, &target)?;
+    req.extensions_mut().insert(TicketScope(target));
+    Ok(principal)
 }
 
 fn decode_basic(b64: &str) -> Option<(String, String)> {

@@ -68,3 +68,31 @@ impl V1Auth {
         }
     }
 }
+
+async fn from_gate_ticket(req: &Request, _: ApiKey) -> Option<Principal> {
+    req.extensions().get::<Principal>().cloned()
+}
+
+/// A download ticket from `/api/download_ticket`, in the `ticket` query parameter. Accepted by
+/// `/api/download` only, for the one path it names, and only without a credential header.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "ticket", key_in = "query", checker = "from_gate_ticket")]
+pub struct TicketAuth(Principal);
+
+/// Bearer token, API key, or (for `/api/download` only) a download ticket.
+#[derive(SecurityScheme)]
+pub enum DownloadAuth {
+    Bearer(BearerAuth),
+    ApiKey(ApiKeyAuth),
+    Ticket(TicketAuth),
+}
+
+impl DownloadAuth {
+    pub fn principal(&self) -> &Principal {
+        match self {
+            DownloadAuth::Bearer(b) => &b.0,
+            DownloadAuth::ApiKey(k) => &k.0,
+            DownloadAuth::Ticket(t) => &t.0,
+        }
+    }
+}

@@ -6,6 +6,7 @@
 pub mod apikey;
 pub mod defender;
 pub mod password;
+pub mod ticket;
 pub mod token;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use crate::error::{AppError, AppResult};
 pub use defender::Defender;
 use defender::FailureOutcome;
 pub use password::PasswordHasherService;
+use ticket::TicketService;
 use token::TokenService;
 
 /// The built-in role that may call every endpoint.
@@ -35,6 +37,8 @@ pub enum AuthMethod {
     Token,
     ApiKey,
     Basic,
+    /// A download ticket (`/api/download` only).
+    Ticket,
 }
 
 /// An authenticated caller.
@@ -79,6 +83,7 @@ pub struct AuthService {
     /// The users generation the snapshot was built from.
     generation: std::sync::Mutex<String>,
     tokens: TokenService,
+    tickets: TicketService,
     pub hasher: PasswordHasherService,
     pub defender: Defender,
 }
@@ -104,6 +109,7 @@ impl AuthService {
             users: RwLock::new(Arc::new(UserSnapshot::default())),
             generation: std::sync::Mutex::new(String::new()),
             tokens: TokenService::new(jwt_secret, config.token_ttl.0),
+            tickets: TicketService::new(jwt_secret, config.files.ticket_ttl.0),
             hasher: PasswordHasherService::new(a.argon2_memory_kib, a.argon2_iterations, a.argon2_parallelism)?,
             defender: Defender::new(a.clone()),
         };
@@ -219,6 +225,29 @@ impl AuthService {
         let (id, ver) = self.tokens.verify(token)?;
         match self.user(id) {
             Some(u) if !u.disabled && u.token_version == ver => Ok(Principal::of(&u, AuthMethod::Token)),
+            _ => Err(AppError::unauthorized("token_revoked", "Token is no longer valid")),
+        }
+    }
+
+    /// Issues a download ticket for `path` to `who` (the caller checks that `who` may read
+    /// it); returns the ticket and its lifetime in seconds.
+    pub fn issue_ticket(&self, who: &Principal, path: &crate::vfs::VPath) -> AppResult<(String, u64)> {
+        let version = self
+            .user(who.user_id)
+            .map(|u| u.token_version)
+            .ok_or_else(|| AppError::unauthorized("token_revoked", "Token is no longer valid"))?;
+        self.tickets.issue(who.user_id, version, path)
+    }
+
+    /// Verifies a download ticket for `path`: signature, expiry, purpose, the user's current
+    /// token version, and that the ticket names exactly `path`.
+    pub fn authenticate_ticket(&self, ticket: &str, path: &crate::vfs::VPath) -> AppResult<Principal> {
+        let grant = self.tickets.verify(ticket)?;
+        if grant.path != *path {
+            return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket"));
+        }
+        match self.user(grant.user_id) {
+            Some(u) if !u.disabled && u.token_version == grant.version => Ok(Principal::of(&u, AuthMethod::Ticket)),
             _ => Err(AppError::unauthorized("token_revoked", "Token is no longer valid")),
         }
     }

@@ -3,9 +3,11 @@
 //! authorize ([`Rules`]; refusals never reveal whether the target exists) -> quota -> act ->
 //! audit.
 
+pub mod download;
 pub mod rules;
 pub mod tus;
 mod upload;
+pub mod zip;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -1,0 +1,199 @@
+//! Downloads: one file (whole or a byte range) as a stream of [`BLOCK_SIZE`] chunks, never
+//! held whole in memory. The same checks as every other read apply (`UserFs::open_read`:
+//! parse -> authorize -> open beneath the root); this module only adds what a transfer needs:
+//! a byte range, a stream, and an audit record with the bytes actually sent — written when the
+//! stream ends, fails or is dropped by a client that went away.
+//!
+//! HTTP semantics (Range, ETag, conditional requests) are the API's business; here a range is
+//! just `(start, len)`.
+
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use futures_util::stream::BoxStream;
+use tokio::io::AsyncReadExt as _;
+use tokio_util::io::ReaderStream;
+
+use super::{FileResult, Proto, UserFs, denied};
+use crate::audit::{Audit, AuditEvent};
+use crate::error::AppError;
+use crate::vfs::{BLOCK_SIZE, Entry, VPath};
+
+/// Bytes on their way to a client. An `Err` item means the transfer failed part-way: the HTTP
+/// layer must abort the connection rather than end the body cleanly.
+pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+/// What a download path is, after the read check.
+#[derive(Debug, Clone)]
+pub enum DownloadKind {
+    /// A regular file (or an in-root link to one): its metadata.
+    File(Entry),
+    /// A folder: downloaded as a zip of what the caller may read in it.
+    Folder(Entry),
+}
+
+impl UserFs {
+    /// A copy of this session for work that outlives the request handler (a zip stream).
+    pub(super) fn fork(&self) -> UserFs {
+        UserFs {
+            svc: self.svc.clone(),
+            rules: self.rules.clone(),
+            actor: self.actor.clone(),
+            ip: self.ip,
+            proto: self.proto,
+            quota: self.quota,
+        }
+    }
+
+    /// A recorder for one transfer of `detail` under `action`.
+    pub(super) fn recorder(&self, action: &'static str, detail: String) -> Recorder {
+        Recorder {
+            audit: self.svc.audit.clone(),
+            actor: self.actor.clone(),
+            ip: self.ip,
+            proto: self.proto,
+            action,
+            detail,
+            done: false,
+        }
+    }
+
+    /// Classifies `path` for a download. A file needs read access; a folder may also be one
+    /// that only *leads to* readable paths (its zip then holds just those). Refusals never
+    /// reveal whether the target exists.
+    pub async fn download_kind(&self, path: &VPath) -> FileResult<DownloadKind> {
+        let info = self.stat(path).await?;
+        if info.entry.is_dir {
+            return Ok(DownloadKind::Folder(info.entry));
+        }
+        if !self.rules.can_read(path) {
+            return Err(denied());
+        }
+        if info.entry.is_symlink {
+            // A link must lead to a regular file inside the root; opening it is the one
+            // check that cannot be fooled (dangling and escaping links fail here).
+            drop(self.open_read(path, 0).await?);
+        }
+        Ok(DownloadKind::File(info.entry))
+    }
+
+    /// Opens `path` and returns its metadata (from the opened file) and a reader positioned at
+    /// `start`. The caller plans the range from the metadata, so it opens first: see
+    /// [`OpenDownload::stream`].
+    pub async fn open_download(&self, path: &VPath) -> FileResult<OpenDownload> {
+        let (handle, entry) = self.open_read(path, 0).await?;
+        Ok(OpenDownload { handle, entry, path: path.clone(), recorder: self.recorder("download", path.to_string()) })
+    }
+}
+
+/// A file opened for download; nothing is read until [`OpenDownload::stream`].
+pub struct OpenDownload {
+    handle: crate::vfs::ReadHandle,
+    entry: Entry,
+    path: VPath,
+    recorder: Recorder,
+}
+
+impl OpenDownload {
+    /// Metadata of the opened file (its size is the open file's, not a stale listing's).
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// Streams `len` bytes from `start`. The audit record (bytes sent, and whether the
+    /// transfer completed) is written when the stream ends or is dropped. A file that shrinks
+    /// under the transfer fails the stream instead of ending it short.
+    pub async fn stream(self, start: u64, len: u64) -> FileResult<ByteStream> {
+        let OpenDownload { handle, entry, path, mut recorder } = self;
+        let handle = if start > 0 { handle.seek_to(start).await? } else { handle };
+        if start > 0 || len != entry.size {
+            recorder.detail = format!("{path} range={start}+{len}");
+        }
+        let inner = ReaderStream::with_capacity(handle.take(len), BLOCK_SIZE);
+        Ok(Box::pin(Counted { inner, expected: len, sent: 0, recorder }))
+    }
+}
+
+/// Counts what a stream yields and records the transfer once.
+struct Counted<S> {
+    inner: S,
+    expected: u64,
+    sent: u64,
+    recorder: Recorder,
+}
+
+impl<S: Stream<Item = io::Result<Bytes>> + Unpin> Stream for Counted<S> {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(b))) => {
+                this.sent += b.len() as u64;
+                if this.sent >= this.expected {
+                    // The HTTP layer may stop polling once the promised length is out.
+                    this.recorder.finish("ok", this.sent, "");
+                }
+                Poll::Ready(Some(Ok(b)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.recorder.finish("failed", this.sent, &format!(" error={}", e.kind()));
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) if this.sent < this.expected => {
+                // The file shrank: a Content-Length was promised, so end with an error.
+                this.recorder.finish("failed", this.sent, " error=file shrank");
+                Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank during download"))))
+            }
+            Poll::Ready(None) => {
+                this.recorder.finish("ok", this.sent, "");
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S> Drop for Counted<S> {
+    fn drop(&mut self) {
+        self.recorder.finish("aborted", self.sent, " (connection closed)");
+    }
+}
+
+/// Writes one audit record for a transfer, once: at its end, or when it is dropped.
+pub(super) struct Recorder {
+    audit: Audit,
+    actor: String,
+    ip: Option<IpAddr>,
+    proto: Proto,
+    action: &'static str,
+    pub(super) detail: String,
+    done: bool,
+}
+
+impl Recorder {
+    pub(super) fn finish(&mut self, outcome: &'static str, bytes: u64, extra: &str) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        self.audit.record(
+            AuditEvent::new(self.action).actor(&self.actor).ip(self.ip).outcome(outcome).detail(format!(
+                "{} {} bytes={bytes}{extra}",
+                self.proto.as_str(),
+                self.detail
+            )),
+        );
+    }
+}
+
+/// Maps "not found" to the message seed 002 documents for downloads.
+pub fn download_not_found(e: AppError) -> AppError {
+    match e {
+        AppError::NotFound { code, .. } => AppError::not_found(code, "File or folder does not exist"),
+        e => e,
+    }
+}
