@@ -11,15 +11,17 @@ fi
 read -r ver name cport status _ < <(pg_lsclusters --no-header | head -n 1) || true
 if [ -z "${ver:-}" ]; then
   ver=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
-  pg_createcluster "$ver" main --port "$port" >/dev/null
+  pg_createcluster "$ver" main --port "$port" >&2
   name=main; cport=$port; status=down
 fi
 if [ "$status" != "online" ]; then
-  pg_ctlcluster "$ver" "$name" start
+  # pg_ctlcluster prints notes such as "Removed stale pid file." on stdout; only the URL may go
+  # there, since callers capture it.
+  pg_ctlcluster "$ver" "$name" start >&2
 fi
 for _ in $(seq 1 50); do
   if runuser -u postgres -- psql -p "$cport" -tAc 'select 1' >/dev/null 2>&1; then break; fi
   sleep 0.2
 done
-runuser -u postgres -- psql -p "$cport" -q -c "ALTER USER postgres PASSWORD '$password'" >/dev/null
+runuser -u postgres -- psql -p "$cport" -q -c "ALTER USER postgres PASSWORD '$password'" >&2
 echo "postgres://postgres:$password@127.0.0.1:$cport/postgres"
