@@ -25,6 +25,8 @@ COPY web/package.json web/package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund
 COPY web/ ./
+# The API client's types are generated from the committed spec during the build.
+COPY openapi/ /src/openapi/
 RUN NOOK_WEB_OUT=/web-dist npm run build \
  && test -f /web-dist/index.html
 
@@ -37,7 +39,10 @@ FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY server/ server/
+# libunftp with the control-line cap (Cargo.toml [patch.crates-io]).
+COPY vendor/ vendor/
 COPY web/ web/
+COPY openapi/ openapi/
 COPY --from=web /web-dist /web-dist
 ARG SOURCE_DATE_EPOCH
 ENV NOOK_WEB_DIST=/web-dist \

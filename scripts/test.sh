@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of Nook: Rust unit and integration tests on SQLite, the same integration
-# tests again on PostgreSQL, and the web app's tests. The PostgreSQL pass uses
-# NOOK_TEST_POSTGRES_URL when set, else starts the local cluster of Debian's postgresql
-# package when it is installed (as root), else says it was skipped.
+# tests again on PostgreSQL, the web app's unit tests, and its end-to-end tests in a real
+# headless Chromium against the real binary. The PostgreSQL pass uses NOOK_TEST_POSTGRES_URL
+# when set, else starts the local cluster of Debian's postgresql package when it is installed
+# (as root), else says it was skipped. Chromium is Debian's package (installed here when
+# missing and running as root); no test ever downloads a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The tests exercise the real product: the binary with the web app built and embedded.
+unset NOOK_SKIP_WEB_BUILD NOOK_WEB_DIST
 
 if cargo nextest --version >/dev/null 2>&1; then
   run_rust() { cargo nextest run --workspace --no-fail-fast "$@"; }
@@ -26,5 +31,19 @@ else
   echo "== PostgreSQL pass skipped: install the postgresql package (as root) or set NOOK_TEST_POSTGRES_URL"
 fi
 
-echo "== Web app tests"
+echo "== Web app unit tests"
+[ -d web/node_modules ] || npm --prefix web ci --no-audit --no-fund
 npm --prefix web test --silent
+
+echo "== Web app end-to-end tests (headless Chromium, real binary)"
+chromium_bin="${NOOK_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium_bin" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "end-to-end tests need Debian's chromium package (apt-get install chromium) or NOOK_CHROMIUM=<path>" >&2
+    exit 1
+  fi
+fi
+cargo build -p nook --quiet
+NOOK_BIN="$PWD/target/debug/nook" NOOK_CHROMIUM="$chromium_bin" npm --prefix web run test:e2e --silent

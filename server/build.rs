@@ -27,6 +27,8 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", web_src.join(f).display());
     }
+    // The web app's API types are generated from the spec during its build.
+    println!("cargo:rerun-if-changed={}", manifest.join("../openapi/openapi.json").display());
     println!("cargo:rerun-if-changed={}", manifest.join("../.git/HEAD").display());
 
     let _ = std::fs::remove_dir_all(&web_out);

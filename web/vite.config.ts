@@ -28,7 +28,7 @@ function cspGuard(): Plugin {
   };
 }
 
-export default defineConfig(({ mode }) => {
+export default defineConfig(({ command, mode }) => {
   // Only NOOK_* variables are read (from the environment, or a local .env file).
   const env = loadEnv(mode, '.', 'NOOK_');
   // The Rust build (server/build.rs) sets NOOK_WEB_OUT to a folder inside cargo's OUT_DIR.
@@ -37,8 +37,9 @@ export default defineConfig(({ mode }) => {
   const devApi = env.NOOK_DEV_API || 'http://127.0.0.1:8080';
 
   return {
-    // Hashed assets are served by the server from /web/assets/* (immutable).
-    base: '/web/',
+    // Hashed assets are served by the server from /web/assets/* (immutable). The dev server
+    // serves the app at / so in-app paths (/admin/users, /preview) fall back to index.html.
+    base: command === 'build' ? '/web/' : '/',
     // NOOK_* must never leak into the client bundle.
     envPrefix: 'NOOK_PUBLIC_',
     plugins: [svelte(), cspGuard()],

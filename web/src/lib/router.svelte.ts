@@ -1,20 +1,19 @@
 // Minimal client-side routing on location.pathname (no router library).
 
-export type Route = 'auth' | 'shell';
-
 function readLocation() {
   return { path: location.pathname, search: location.search };
 }
 
 export const router = $state(readLocation());
 
-export function routeOf(path: string): Route {
-  return path === '/auth' ? 'auth' : 'shell';
-}
-
-/** Current path plus query, e.g. `/files?x=1`. */
+/** Current path plus query, e.g. `/?path=%2Fphotos`. */
 export function currentTarget(): string {
   return router.path + router.search;
+}
+
+/** One query parameter of the current location. */
+export function queryParam(name: string): string | null {
+  return new URLSearchParams(router.search).get(name);
 }
 
 /** Navigate within the app (same-origin paths only). */
@@ -25,3 +24,22 @@ export function navigate(to: string, opts: { replace?: boolean } = {}): void {
 }
 
 addEventListener('popstate', () => Object.assign(router, readLocation()));
+
+/**
+ * Let plain `<a href="/...">` links navigate inside the app: same-origin, left click, no
+ * modifier keys, no `download` or `target`. Installed once by the app.
+ */
+export function interceptLinks(root: HTMLElement): () => void {
+  const onClick = (e: MouseEvent) => {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    const a = (e.target as Element | null)?.closest?.('a');
+    if (!a || a.hasAttribute('download') || (a.target && a.target !== '_self')) return;
+    const url = new URL(a.href, location.href);
+    if (url.origin !== location.origin) return;
+    if (url.pathname.startsWith('/api/') || url.pathname.startsWith('/web/')) return;
+    e.preventDefault();
+    navigate(url.pathname + url.search + url.hash);
+  };
+  root.addEventListener('click', onClick);
+  return () => root.removeEventListener('click', onClick);
+}

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, api, errorFromResponse, onUnauthorized, parseRetryAfter, request } from './api';
+import { makeClient, ok, onUnauthorized } from './client';
+import { ApiError, errorFromResponse, parseRetryAfter } from './errors';
 
 function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -60,7 +61,7 @@ describe('parseRetryAfter', () => {
   });
 });
 
-describe('request', () => {
+describe('client', () => {
   const store = new Map<string, string>();
   const storage = {
     getItem: (k: string) => store.get(k) ?? null,
@@ -74,62 +75,79 @@ describe('request', () => {
     onUnauthorized(null);
   });
 
-  it('sends JSON and the Bearer token, parses JSON', async () => {
+  function clientWith(answer: () => Response | Promise<Response>) {
+    const seen: Request[] = [];
+    const fetchMock = async (input: RequestInfo | URL, init?: RequestInit) => {
+      seen.push(new Request(input, init));
+      return answer();
+    };
+    return { c: makeClient('http://nook.test', fetchMock as typeof fetch), seen };
+  }
+
+  it('sends the Bearer token and returns the parsed data', async () => {
     vi.stubGlobal('localStorage', storage);
     store.set('nook.token', 'tok123');
-    const fetchMock = vi.fn(async () => jsonResponse(200, { username: 'ada', name: 'Ada', role: 'admin' }));
-    vi.stubGlobal('fetch', fetchMock);
+    const { c, seen } = clientWith(() => jsonResponse(200, { username: 'ada', name: 'Ada', role: 'admin' }));
 
-    const me = await api.getSelf();
-    expect(me).toEqual({ username: 'ada', name: 'Ada', role: 'admin' });
-    const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
-    expect(url).toBe('/api/user/get_self');
-    expect(init.method).toBe('GET');
-    expect(new Headers(init.headers).get('Authorization')).toBe('Bearer tok123');
+    const me = await ok(c.GET('/api/user/get_self'));
+    expect(me).toMatchObject({ username: 'ada', role: 'admin' });
+    expect(seen[0]?.url).toBe('http://nook.test/api/user/get_self');
+    expect(seen[0]?.method).toBe('GET');
+    expect(seen[0]?.headers.get('Authorization')).toBe('Bearer tok123');
   });
 
-  it('login sends credentials without a token', async () => {
+  it('login sends credentials as JSON and never a stale token', async () => {
     vi.stubGlobal('localStorage', storage);
     store.set('nook.token', 'old');
-    const fetchMock = vi.fn(async () => jsonResponse(200, { token: 'new' }));
-    vi.stubGlobal('fetch', fetchMock);
+    const { c, seen } = clientWith(() => jsonResponse(200, { token: 'new' }));
 
-    expect(await api.login('ada', 'pw')).toEqual({ token: 'new' });
-    const [, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
-    const headers = new Headers(init.headers);
-    expect(init.method).toBe('POST');
-    expect(headers.get('Authorization')).toBeNull();
-    expect(headers.get('Content-Type')).toBe('application/json');
-    expect(JSON.parse(init.body as string)).toEqual({ username: 'ada', password: 'pw' });
+    expect(await ok(c.POST('/api/user/login', { body: { username: 'ada', password: 'pw' } }))).toEqual({ token: 'new' });
+    const req = seen[0];
+    expect(req?.method).toBe('POST');
+    expect(req?.headers.get('Authorization')).toBeNull();
+    expect(req?.headers.get('Content-Type')).toMatch(/^application\/json/);
+    expect(await req?.json()).toEqual({ username: 'ada', password: 'pw' });
   });
 
   it('401 on an authenticated call clears the token and calls the handler', async () => {
     vi.stubGlobal('localStorage', storage);
     store.set('nook.token', 'expired');
-    vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(401, { error: 'Session expired.', code: 'unauthorized' })));
+    const { c } = clientWith(() => jsonResponse(401, { error: 'Session expired.', code: 'unauthorized' }));
     const handler = vi.fn();
     onUnauthorized(handler);
 
-    await expect(api.getSelf()).rejects.toMatchObject({ status: 401, code: 'unauthorized', message: 'Session expired.' });
+    await expect(ok(c.GET('/api/user/get_self'))).rejects.toMatchObject({
+      status: 401,
+      code: 'unauthorized',
+      message: 'Session expired.',
+    });
     expect(store.has('nook.token')).toBe(false);
     expect(handler).toHaveBeenCalledOnce();
   });
 
   it('401 from login does not trigger the session handler', async () => {
     vi.stubGlobal('localStorage', storage);
-    vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(401, { error: 'Wrong password.', code: 'bad_credentials' })));
+    const { c } = clientWith(() => jsonResponse(401, { error: 'Wrong password.', code: 'bad_credentials' }));
     const handler = vi.fn();
     onUnauthorized(handler);
 
-    await expect(api.login('ada', 'x')).rejects.toMatchObject({ status: 401, code: 'bad_credentials' });
+    await expect(ok(c.POST('/api/user/login', { body: { username: 'ada', password: 'x' } }))).rejects.toMatchObject({
+      status: 401,
+      code: 'bad_credentials',
+    });
     expect(handler).not.toHaveBeenCalled();
   });
 
-  it('maps network failures and empty bodies', async () => {
-    vi.stubGlobal('fetch', vi.fn(async () => { throw new TypeError('Failed to fetch'); }));
-    await expect(request('GET', '/api/x')).rejects.toMatchObject({ status: 0, code: 'network_error' });
+  it('maps network failures to network_error and keeps the server code of refusals', async () => {
+    vi.stubGlobal('localStorage', storage);
+    const down = clientWith(() => {
+      throw new TypeError('Failed to fetch');
+    });
+    await expect(ok(down.c.GET('/api/is_up'))).rejects.toMatchObject({ status: 0, code: 'network_error' });
 
-    vi.stubGlobal('fetch', vi.fn(async () => new Response(null, { status: 204 })));
-    await expect(api.logout()).resolves.toBeUndefined();
+    const refused = clientWith(() => jsonResponse(409, { error: 'It exists.', code: 'already_exists' }));
+    await expect(
+      ok(refused.c.POST('/api/create_folder', { body: { path: '/', folder_name: 'x' } })),
+    ).rejects.toMatchObject({ status: 409, code: 'already_exists', message: 'It exists.' });
   });
 });

@@ -1,0 +1,78 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admin, baseURL, horizontalOverflow, launch, login, newContext, screenshot } from './helpers';
+
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launch();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('sign in and the app shell', () => {
+  it('a wrong password shows the server message and stays on the login page', async () => {
+    const ctx = await newContext(browser);
+    const page = await ctx.newPage();
+    await page.goto('/');
+    await page.waitForURL(/\/auth/);
+    await page.getByLabel('Username').fill(admin().username);
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.locator('#login-error');
+    await expect.poll(() => alert.textContent()).not.toBe('');
+    expect(new URL(page.url()).pathname).toBe('/auth');
+    await screenshot(page, 'login-error');
+    await ctx.close();
+  });
+
+  it('signing in returns to the page asked for, and an expired session comes back there', async () => {
+    const ctx = await newContext(browser);
+    const page = await ctx.newPage();
+    await login(page, admin().username, admin().password, '/profile');
+    expect(new URL(page.url()).pathname).toBe('/profile');
+
+    // The token dies server-side (logout from elsewhere); the next call sends the user to /auth.
+    const token = await page.evaluate(() => localStorage.getItem('nook.token'));
+    const res = await fetch(`${baseURL()}/api/user/logout`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    await page.goto('/admin/users');
+    await page.waitForURL(/\/auth\?next=%2Fadmin%2Fusers/);
+    await page.getByLabel('Username').fill(admin().username);
+    await page.getByLabel('Password').fill(admin().password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((u) => u.pathname === '/admin/users');
+    await ctx.close();
+  });
+
+  it('the theme choice applies and survives a reload', async () => {
+    const ctx = await newContext(browser);
+    const page = await ctx.newPage();
+    await login(page, admin().username, admin().password);
+    await page.getByLabel('Theme').selectOption('dark');
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await page.reload();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).toBe('rgb(17, 19, 24)');
+    await screenshot(page, 'shell-dark');
+    await ctx.close();
+  });
+
+  it('a 375 px phone viewport has no horizontal overflow and a working menu', async () => {
+    const ctx = await newContext(browser, { width: 375, height: 740 });
+    const page = await ctx.newPage();
+    await login(page, admin().username, admin().password);
+    expect(await horizontalOverflow(page)).toBe(0);
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await nav.getByRole('link', { name: 'Profile' }).click();
+    await page.waitForURL((u) => u.pathname === '/profile');
+    expect(await horizontalOverflow(page)).toBe(0);
+    await screenshot(page, 'shell-phone');
+    await ctx.close();
+  });
+});
