@@ -16,14 +16,36 @@ export function queryParam(name: string): string | null {
   return new URLSearchParams(router.search).get(name);
 }
 
-/** Navigate within the app (same-origin paths only). */
-export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+let leaveGuard: (() => boolean) | null = null;
+
+/**
+ * Ask before leaving the current location (unsaved changes): `guard` returns true to allow.
+ * One guard at a time; pass null to remove it. Returns a function that removes this guard.
+ */
+export function setLeaveGuard(guard: (() => boolean) | null): () => void {
+  leaveGuard = guard;
+  return () => {
+    if (leaveGuard === guard) leaveGuard = null;
+  };
+}
+
+/** Navigate within the app (same-origin paths only). Returns false when a guard said no. */
+export function navigate(to: string, opts: { replace?: boolean; force?: boolean } = {}): boolean {
+  if (!opts.force && leaveGuard && !leaveGuard()) return false;
   if (opts.replace) history.replaceState(null, '', to);
   else history.pushState(null, '', to);
   Object.assign(router, readLocation());
+  return true;
 }
 
-addEventListener('popstate', () => Object.assign(router, readLocation()));
+addEventListener('popstate', () => {
+  // Back/forward cannot be cancelled: when the guard says no, go back to where we were.
+  if (leaveGuard && !leaveGuard()) {
+    history.pushState(null, '', currentTarget());
+    return;
+  }
+  Object.assign(router, readLocation());
+});
 
 /**
  * Let plain `<a href="/...">` links navigate inside the app: same-origin, left click, no
