@@ -33,6 +33,7 @@ const USER_DEFAULTS: &[&str] = &[
     "/api/move",
     "/api/copy",
     "/api/search",
+    "/api/dir_size",
     "/api/put_file",
     "/api/tus",
     "/api/tus/{id}",

@@ -222,6 +222,27 @@ pub struct SearchResult {
     pub truncated: bool,
 }
 
+/// Most entries `/api/dir_size` counts before it stops and says `truncated`.
+pub const DIR_SIZE_MAX_ENTRIES: u64 = 200_000;
+/// Longest `/api/dir_size` walks before it stops and says `truncated`.
+const DIR_SIZE_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A folder's total size.
+#[derive(Debug, Object)]
+pub struct DirSize {
+    /// The folder measured.
+    pub path: String,
+    /// Bytes of the files counted.
+    pub size: u64,
+    /// Files counted (anywhere below the folder).
+    pub files: u64,
+    /// Folders counted below the folder (not the folder itself).
+    pub folders: u64,
+    /// The count stopped early (more than 200,000 entries or 10 seconds): the numbers are a
+    /// lower bound.
+    pub truncated: bool,
+}
+
 /// Types that are always sent as base64, whatever their bytes look like.
 fn is_binary_mime(mime: &str) -> bool {
     let top = mime.split('/').next().unwrap_or_default();
@@ -490,6 +511,34 @@ impl FilesApi {
         let to = VPath::parse(&body.0.to).map_err(AppError::from)?;
         session(&state, req, &auth).copy(&from, &to, body.0.overwrite).await?;
         Ok(status_path("Copied", &to))
+    }
+
+    /// Total size of a folder: bytes, files and folders below it that the caller may read
+    /// (symlinks are not followed). Bounded: stops after 200,000 entries or 10 seconds with
+    /// `truncated: true`.
+    #[oai(path = "/api/dir_size", method = "get", operation_id = "dir_size")]
+    async fn dir_size(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: Auth,
+        /// Folder to measure (default `/`).
+        path: Query<Option<String>>,
+    ) -> ApiResult<Json<DirSize>> {
+        let dir = dir_or_root(path.0.as_deref())?;
+        let fs = session(&state, req, &auth);
+        if !fs.stat(&dir).await?.entry.is_dir {
+            return Err(AppError::bad_request("not_a_directory", "Not a folder").into());
+        }
+        let deadline = std::time::Instant::now() + DIR_SIZE_TIME_LIMIT;
+        let t = fs.dir_size(&dir, DIR_SIZE_MAX_ENTRIES, deadline).await?;
+        Ok(Json(DirSize {
+            path: dir.to_string(),
+            size: t.bytes,
+            files: t.files,
+            folders: t.folders,
+            truncated: t.truncated,
+        }))
     }
 
     /// Find files and folders whose name contains `q` (case-insensitive) below `path`.

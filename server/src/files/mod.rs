@@ -425,6 +425,37 @@ impl UserFs {
             .boxed())
     }
 
+    /// Total size of what the caller may read below `dir`: bytes and counts of files and
+    /// folders (not `dir` itself), never following symlinks. Stops after `max_entries`
+    /// entries or at `deadline`, and then says so (`truncated`).
+    pub async fn dir_size(&self, dir: &VPath, max_entries: u64, deadline: std::time::Instant) -> FileResult<DirTotals> {
+        let mut stream = self.walk(dir)?;
+        let mut t = DirTotals::default();
+        let mut seen = 0u64;
+        while let Some(item) = stream.next().await {
+            let (path, entry) = match item {
+                Ok(v) => v,
+                Err(AppError::Forbidden { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            if path == *dir {
+                continue;
+            }
+            if seen == max_entries || std::time::Instant::now() >= deadline {
+                t.truncated = true;
+                break;
+            }
+            seen += 1;
+            if entry.is_dir {
+                t.folders += 1;
+            } else {
+                t.files += 1;
+                t.bytes += entry.size;
+            }
+        }
+        Ok(t)
+    }
+
     /// Names under `dir` containing `query` (case-insensitive), at most `limit`, among what
     /// the caller may read. Returns the hits and whether the search stopped at the limit.
     pub async fn search(&self, dir: &VPath, query: &str, limit: usize) -> FileResult<(Vec<EntryInfo>, bool)> {
@@ -450,6 +481,16 @@ impl UserFs {
         }
         Ok((hits, false))
     }
+}
+
+/// What [`UserFs::dir_size`] counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DirTotals {
+    pub bytes: u64,
+    pub files: u64,
+    pub folders: u64,
+    /// The count stopped early (entry cap or time limit).
+    pub truncated: bool,
 }
 
 /// An upload in progress. Dropping it without [`Upload::commit`] removes the staging file

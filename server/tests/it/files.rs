@@ -623,3 +623,55 @@ fn dir_in(area: &str) -> &'static str {
         _ => "dir",
     }
 }
+
+/// `/api/dir_size` counts only what the caller may read, refuses files and unreadable folders,
+/// and never follows symlinks.
+#[tokio::test]
+async fn dir_size_counts_what_the_caller_may_read() {
+    let (app, admin, alice) = alice_world().await;
+    // alice: "alice notes" (11) + "deep" (4) under /alice; "public" (6) + "inner" (5) under /pub.
+    let (s, b) = json_of(app.get("/api/dir_size?path=/alice", &alice).send().await.expect("req")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b, json!({"path": "/alice", "size": 15, "files": 2, "folders": 1, "truncated": false}));
+
+    // From the root alice sees /alice and /pub only (not /bob or /pub-private).
+    let (s, b) = json_of(app.get("/api/dir_size", &alice).send().await.expect("req")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((b["size"].clone(), b["files"].clone()), (json!(26), json!(4)), "{b}");
+
+    // The admin sees everything: + "pub-private secret" (18) + "bob secret" (10).
+    let (_, b) = json_of(app.get("/api/dir_size?path=/", &admin).send().await.expect("req")).await;
+    assert_eq!((b["size"].clone(), b["files"].clone(), b["truncated"].clone()), (json!(54), json!(6), json!(false)));
+
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(root(&app).join("bob"), root(&app).join("alice/link")).expect("symlink");
+        let (_, b) = json_of(app.get("/api/dir_size?path=/alice", &alice).send().await.expect("req")).await;
+        assert_eq!(b["size"], 15, "a symlink is not followed: {b}");
+    }
+
+    expect_error(
+        app.get("/api/dir_size?path=/bob", &alice).send().await.expect("req"),
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    )
+    .await;
+    expect_error(
+        app.get("/api/dir_size?path=/alice/notes.txt", &alice).send().await.expect("req"),
+        StatusCode::BAD_REQUEST,
+        "not_a_directory",
+    )
+    .await;
+    expect_error(
+        app.get("/api/dir_size?path=/alice/nope", &alice).send().await.expect("req"),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        app.get("/api/dir_size?path=/../x", &alice).send().await.expect("req"),
+        StatusCode::BAD_REQUEST,
+        "path_invalid",
+    )
+    .await;
+}
