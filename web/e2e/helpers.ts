@@ -46,13 +46,13 @@ export async function newContext(browser: Browser, opts: ContextOptions = {}): P
   });
 }
 
-/** Log in through the real login form and wait for the app shell. */
+/** Log in through the real login form and wait for the app shell (its Log out button). */
 export async function login(page: Page, username: string, password: string, next = '/'): Promise<void> {
   await page.goto(next === '/' ? '/auth' : `/auth?next=${encodeURIComponent(next)}`);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
 }
 
 /** Save a full-page screenshot under web/e2e-artifacts/screenshots (not committed). */
