@@ -1,0 +1,235 @@
+// The state of the file manager page shared by its components: the open folder, the
+// selection, search, folder sizes, which dialog or menu is open, and what the caller may do
+// (only ever from the server's answers: `writable` flags and the role's endpoint map).
+
+import { ApiError, isAbort, messageOf } from '../lib/api';
+import { join, normalize, parent } from '../lib/paths';
+import { navigate } from '../lib/router.svelte';
+import { can } from '../lib/session.svelte';
+import { notify } from '../lib/toast.svelte';
+import { isEditable } from './filetype';
+import { FolderView } from './folder.svelte';
+import * as ops from './ops';
+import type { Entry } from './ops';
+import { emptySelection, only, ordered, prune, type SelState } from './selection';
+
+export type DialogKind = 'newFolder' | 'newFile' | 'rename' | 'delete' | 'move' | 'copy' | 'help';
+
+export interface SizeInfo {
+  state: 'loading' | 'ok' | 'error';
+  size?: number;
+  files?: number;
+  truncated?: boolean;
+}
+
+/** `/?path=…` for a folder, with an optional preview (`view`) or editor (`edit=1`). */
+export function folderHref(dir: string, view?: string, edit = false): string {
+  const q = new URLSearchParams();
+  if (dir !== '/') q.set('path', dir);
+  if (view) q.set('view', view);
+  if (edit) q.set('edit', '1');
+  const s = q.toString();
+  return s ? `/?${s}` : '/';
+}
+
+export class FilesCtx {
+  folder = new FolderView();
+  sel = $state.raw<SelState>(emptySelection());
+  dialog = $state<DialogKind | null>(null);
+  /** Entries the open dialog acts on. */
+  targets = $state.raw<Entry[]>([]);
+  menu = $state<{ x: number; y: number } | null>(null);
+  sizes = $state<Record<string, SizeInfo>>({});
+  searchText = $state('');
+  results = $state.raw<Entry[] | null>(null);
+  resultsTruncated = $state(false);
+  searching = $state(false);
+  searchError = $state('');
+  busy = $state(false);
+  private searchCtrl: AbortController | null = null;
+
+  get dir(): string {
+    return this.folder.path;
+  }
+
+  /** What the list shows: search results while searching, else the folder. */
+  get shown(): Entry[] {
+    return this.results ?? this.folder.entries;
+  }
+
+  get keys(): string[] {
+    return this.shown.map((e) => e.path);
+  }
+
+  get selected(): Entry[] {
+    const set = this.sel.selected;
+    return this.shown.filter((e) => set.has(e.path));
+  }
+
+  get names(): Set<string> {
+    return new Set(this.folder.entries.map((e) => e.name));
+  }
+
+  // What the server allows. The folder's own `writable` and each entry's `writable` come from
+  // /api/finder; endpoints from /api/role/self.
+  get canUpload() {
+    return this.folder.writable && (can('/api/upload') || can('/api/tus'));
+  }
+  get canNewFolder() {
+    return this.folder.writable && can('/api/create_folder');
+  }
+  get canNewFile() {
+    return this.folder.writable && can('/api/new_file');
+  }
+  canRename = (e: Entry) => e.writable && can(e.is_dir ? '/api/rename_folder' : '/api/rename_file');
+  canDelete = (e: Entry) => e.writable && can(e.is_dir ? '/api/delete_folder' : '/api/delete_file');
+  canMove = (e: Entry) => e.writable && can('/api/move');
+  canCopy = () => can('/api/copy');
+  canEdit = (e: Entry) => !e.is_dir && e.writable && can('/api/edit_file') && isEditable(e);
+  canDownload = (list: Entry[]) =>
+    list.length === 1 ? can('/api/download_ticket') && can('/api/download') : list.length > 1 && can('/api/download_zip');
+  canSize = () => can('/api/dir_size');
+
+  async load(dir: string): Promise<void> {
+    this.clearSearch();
+    if (normalize(dir) !== this.folder.path) this.sel = emptySelection();
+    await this.folder.load(normalize(dir));
+    this.sel = prune(this.sel, this.keys);
+  }
+
+  async refresh(select?: string): Promise<void> {
+    await this.folder.load(this.folder.path);
+    if (this.results && this.searchText) await this.runSearch(this.searchText);
+    this.sel = select && this.keys.includes(select) ? only(select) : prune(this.sel, this.keys);
+  }
+
+  go(dir: string): void {
+    navigate(folderHref(normalize(dir)));
+  }
+
+  up(): void {
+    if (this.folder.path !== '/') this.go(parent(this.folder.path));
+  }
+
+  /** Folders open; files open in the preview. */
+  open(e: Entry): void {
+    if (e.is_dir) this.go(e.path);
+    else navigate(folderHref(this.folder.path, e.path));
+  }
+
+  edit(e: Entry): void {
+    navigate(folderHref(this.folder.path, e.path, true));
+  }
+
+  /** A search hit: show it selected in its folder. */
+  async reveal(e: Entry): Promise<void> {
+    const dir = parent(e.path);
+    if (dir !== this.folder.path) navigate(folderHref(dir));
+    await this.load(dir);
+    this.sel = only(e.path);
+  }
+
+  openDialog(kind: DialogKind, targets: Entry[] = this.selected): void {
+    this.menu = null;
+    this.targets = targets;
+    this.dialog = kind;
+  }
+
+  // Search ---------------------------------------------------------------------------------
+  async runSearch(q: string): Promise<void> {
+    this.searchCtrl?.abort();
+    const text = q.trim();
+    if (!text) return this.clearSearch();
+    const ctrl = new AbortController();
+    this.searchCtrl = ctrl;
+    this.searching = true;
+    this.searchError = '';
+    try {
+      const r = await ops.search(this.folder.path, text, 500, ctrl.signal);
+      this.results = r.entries;
+      this.resultsTruncated = r.truncated;
+      this.sel = prune(this.sel, this.keys);
+    } catch (e) {
+      if (isAbort(e)) return;
+      this.results = [];
+      this.searchError = messageOf(e, 'The search failed.');
+    } finally {
+      if (this.searchCtrl === ctrl) this.searching = false;
+    }
+  }
+
+  clearSearch(): void {
+    this.searchCtrl?.abort();
+    this.searchText = '';
+    this.results = null;
+    this.searchError = '';
+    this.searching = false;
+  }
+
+  // Actions --------------------------------------------------------------------------------
+  /** Run one server action with a busy flag and a toast; errors show the server's message. */
+  async run<T>(what: () => Promise<T>, done?: string): Promise<T | undefined> {
+    this.busy = true;
+    try {
+      const r = await what();
+      if (done) notify(done, 'ok');
+      return r;
+    } catch (e) {
+      notify(messageOf(e), 'error');
+      return undefined;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async download(list: Entry[] = this.selected): Promise<void> {
+    this.menu = null;
+    if (list.length === 0) return;
+    const one = list[0];
+    if (list.length === 1 && one) await this.run(() => ops.downloadPath(one.path));
+    else await this.run(() => ops.downloadZip(list.map((e) => e.path)), 'Preparing the zip…');
+  }
+
+  async folderSize(e: Entry): Promise<void> {
+    this.menu = null;
+    this.sizes[e.path] = { state: 'loading' };
+    try {
+      const r = await ops.dirSize(e.path);
+      this.sizes[e.path] = { state: 'ok', size: r.size, files: r.files, truncated: r.truncated };
+    } catch (err) {
+      this.sizes[e.path] = { state: 'error' };
+      notify(messageOf(err), 'error');
+    }
+  }
+
+  /**
+   * Move or copy entries into `dir`, one by one; stops at the first refusal. Copying into the
+   * entry's own folder makes "name (copy)".
+   */
+  async transfer(kind: 'move' | 'copy', list: Entry[], dir: string, copyName?: (e: Entry) => string): Promise<boolean> {
+    const target = normalize(dir);
+    let done = 0;
+    this.busy = true;
+    try {
+      for (const e of list) {
+        if (kind === 'move') {
+          if (parent(e.path) === target) continue;
+          await ops.move(e.path, target);
+        } else {
+          const name = parent(e.path) === target && copyName ? copyName(e) : e.name;
+          await ops.copy(e.path, join(target, name));
+        }
+        done++;
+      }
+      notify(`${kind === 'move' ? 'Moved' : 'Copied'} ${done === 1 ? `“${list[0]?.name}”` : `${done} items`} to ${target}`, 'ok');
+      return true;
+    } catch (e) {
+      const msg = e instanceof ApiError && e.code === 'already_exists' ? `Something named like that already exists in ${target}.` : messageOf(e);
+      notify(done ? `${msg} (${done} done before this)` : msg, 'error');
+      return false;
+    } finally {
+      this.busy = false;
+      await this.refresh();
+    }
+  }
+}
