@@ -52,6 +52,11 @@ impl CommandRunner {
         self.cfg.enabled
     }
 
+    /// The runner's configuration (what `/api/command/info` reports).
+    pub fn config(&self) -> &CommandConfig {
+        &self.cfg
+    }
+
     /// Splits `command` into argv and checks it against the allowlist.
     pub fn parse(&self, command: &str) -> AppResult<Vec<String>> {
         if !self.cfg.enabled {

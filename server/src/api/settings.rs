@@ -33,6 +33,12 @@ pub struct SettingInfo {
     pub max: Option<i64>,
     /// What the setting does.
     pub help: String,
+    /// The value in force now: `value` when set, else what `source` names.
+    pub effective: Value,
+    /// Where `effective` comes from: `setting` (set here), `config` (unset: the config file,
+    /// a `NOOK_*` variable or the config's built-in value applies) or `default` (unset: the
+    /// setting's own default).
+    pub source: String,
 }
 
 #[OpenApi(tag = "Tag::Settings")]
@@ -82,9 +88,17 @@ impl SettingsApi {
                         Kind::Addr => ("address", None, None),
                         Kind::PortRange => ("port_range", None, None),
                     };
+                    let value = values.get(d.key).cloned().unwrap_or(Value::Null);
+                    let (effective, source) = match d.fallback {
+                        _ if state.settings.is_set(d.key) => (value.clone(), "setting"),
+                        Some(from_config) => (from_config(&state.config), "config"),
+                        None => ((d.default)(), "default"),
+                    };
                     SettingInfo {
                         key: d.key.to_string(),
-                        value: values.get(d.key).cloned().unwrap_or(Value::Null),
+                        value,
+                        effective,
+                        source: source.to_string(),
                         default: (d.default)(),
                         kind: kind.to_string(),
                         min,

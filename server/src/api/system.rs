@@ -66,6 +66,19 @@ pub struct CommandResult {
     pub duration_ms: u64,
 }
 
+/// Whether the command runner is on and what it may run, so a client knows without trying.
+#[derive(Debug, Object)]
+pub struct CommandInfo {
+    /// Whether the config file enables `/api/command` (`[command] enabled`).
+    pub enabled: bool,
+    /// Absolute paths of the programs it may run (empty when disabled).
+    pub allow: Vec<String>,
+    /// Seconds a run may take before it is killed.
+    pub timeout_seconds: u64,
+    /// Most bytes of output a run returns.
+    pub max_output: u64,
+}
+
 /// An update that started.
 #[derive(Debug, Object)]
 pub struct UpdateStarted {
@@ -180,6 +193,18 @@ impl SystemApi {
             truncated: out.truncated,
             duration_ms: u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
         }))
+    }
+
+    /// Whether the command runner is enabled, its allowlist, timeout and output cap.
+    #[oai(path = "/api/command/info", method = "get", operation_id = "command_info")]
+    async fn command_info(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> Json<CommandInfo> {
+        let cfg = state.commands.config();
+        Json(CommandInfo {
+            enabled: cfg.enabled,
+            allow: if cfg.enabled { cfg.allow.clone() } else { Vec::new() },
+            timeout_seconds: cfg.timeout.0.as_secs(),
+            max_output: cfg.max_output,
+        })
     }
 
     /// Stop the server: answers first, then drains HTTP, stops FTP, flushes the audit log,

@@ -50,6 +50,62 @@ async fn settings_update_validates_everything_first_and_survives_restart() {
 }
 
 #[tokio::test]
+async fn settings_info_reports_the_value_in_force_and_where_it_comes_from() {
+    let app = TestApp::builder()
+        .config("[ftp]\nlisten = \"127.0.0.1:0\"\ngreeting = \"Hello from the file\"\n")
+        .start()
+        .await;
+    let admin = app.admin().await;
+    let info = |key: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let (status, all) = json_of(app.get("/api/settings/info", &admin).send().await.expect("info")).await;
+            assert_eq!(status, StatusCode::OK);
+            all.as_array().expect("array").iter().find(|i| i["key"] == key).cloned().expect("setting listed")
+        }
+    };
+    let g = info("ftp.greeting").await;
+    assert_eq!(
+        (g["value"].clone(), g["effective"].clone(), g["source"].clone()),
+        (json!(null), json!("Hello from the file"), json!("config"))
+    );
+    let idle = info("ftp.idle_timeout_seconds").await;
+    assert_eq!(
+        (idle["effective"].clone(), idle["source"].clone()),
+        (json!(600), json!("config")),
+        "config's built-in value"
+    );
+    let site = info("site_name").await;
+    assert_eq!((site["effective"].clone(), site["source"].clone()), (json!("Nook"), json!("default")));
+
+    let r = app
+        .post("/api/update_settings", &admin, json!({"ftp.greeting": "Hello from the API", "site_name": "Home"}))
+        .send()
+        .await
+        .expect("update");
+    assert_eq!(r.status(), StatusCode::OK);
+    let g = info("ftp.greeting").await;
+    assert_eq!(
+        (g["value"].clone(), g["effective"].clone(), g["source"].clone()),
+        (json!("Hello from the API"), json!("Hello from the API"), json!("setting"))
+    );
+    assert_eq!(info("site_name").await["source"], "setting");
+
+    // Resetting (null or empty text) hands the value back to the config file.
+    let r = app
+        .post("/api/update_settings", &admin, json!({"ftp.greeting": "", "site_name": null}))
+        .send()
+        .await
+        .expect("update");
+    assert_eq!(r.status(), StatusCode::OK);
+    let g = info("ftp.greeting").await;
+    assert_eq!((g["effective"].clone(), g["source"].clone()), (json!("Hello from the file"), json!("config")));
+    let site = info("site_name").await;
+    assert_eq!((site["effective"].clone(), site["source"].clone()), (json!("Nook"), json!("default")));
+}
+
+#[tokio::test]
 async fn logs_record_logins_and_changes_newest_first_with_filters_and_survive_restart() {
     let mut app = TestApp::spawn().await;
     let admin = app.admin().await;

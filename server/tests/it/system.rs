@@ -227,6 +227,36 @@ async fn command_runner_is_off_unless_the_config_file_enables_it() {
 }
 
 #[tokio::test]
+async fn command_info_tells_whether_the_runner_is_on_without_running_anything() {
+    let off = TestApp::spawn().await;
+    let t = off.admin().await;
+    let (status, body) = json_of(off.get("/api/command/info", &t).send().await.expect("info")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["enabled"], false);
+    assert_eq!(body["allow"], json!([]), "no allowlist shown while disabled");
+    assert!(command_log(&off, &t).await.is_empty(), "asking runs nothing and audits nothing");
+
+    let on = TestApp::builder().config(RUNNER).start().await;
+    let t = on.admin().await;
+    let (status, body) = json_of(on.get("/api/command/info", &t).send().await.expect("info")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({
+            "enabled": true,
+            "allow": ["/bin/echo", "/bin/sleep", "/bin/sh", "/usr/bin/env", "/bin/pwd"],
+            "timeout_seconds": 1,
+            "max_output": 1000
+        })
+    );
+    // Admin only by default, like the runner itself.
+    on.create_user(&t, "bob", "user", json!(["/"]), json!([])).await;
+    let bob = on.login("bob", "bob-password").await;
+    let r = on.get("/api/command/info", &bob).send().await.expect("req");
+    expect_error(r, StatusCode::FORBIDDEN, "role_forbidden").await;
+}
+
+#[tokio::test]
 async fn shell_syntax_reaches_the_program_as_plain_arguments() {
     let app = TestApp::builder().config(RUNNER).start().await;
     let t = app.admin().await;
