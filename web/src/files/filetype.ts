@@ -41,19 +41,20 @@ export function kindOf(e: EntryLike): Kind {
   return 'other';
 }
 
-const ICONS: Record<Kind, string> = {
-  folder: '📁',
-  image: '🖼️',
-  video: '🎬',
-  audio: '🎵',
-  pdf: '📕',
-  markdown: '📝',
-  text: '📄',
-  archive: '🗜️',
-  other: '📦',
+/** The icon of each kind (names of Icon.svelte). */
+const ICONS: Record<Kind, 'folder' | 'image' | 'video' | 'audio' | 'pdf' | 'text' | 'code' | 'archive' | 'file'> = {
+  folder: 'folder',
+  image: 'image',
+  video: 'video',
+  audio: 'audio',
+  pdf: 'pdf',
+  markdown: 'text',
+  text: 'code',
+  archive: 'archive',
+  other: 'file',
 };
 
-export const iconOf = (k: Kind): string => ICONS[k];
+export const iconOf = (k: Kind) => ICONS[k];
 
 /** Files the text editor opens (it loads the whole file into memory). */
 export const EDIT_MAX_BYTES = 5 * 1024 * 1024;
