@@ -122,8 +122,8 @@ export function rememberedUploads(): { name: string; dir: string }[] {
     for (let i = 0; i < localStorage.length; i++) {
       const key = localStorage.key(i) ?? '';
       if (!key.startsWith('tus::nook-tus|')) continue;
-      const [, , dir, name] = key.slice('tus::'.length).split('|');
-      if (dir && name) out.push({ name, dir });
+      const [, who, dir, name] = key.slice('tus::'.length).split('|');
+      if (dir && name && who === session.user?.username) out.push({ name, dir });
     }
   } catch {
     // storage disabled
