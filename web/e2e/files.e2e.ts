@@ -628,6 +628,13 @@ describe('looks', () => {
     await expect.poll(() => page.locator('#entries img').first().evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
     await screenshot(page, 'files-grid-dark');
     await page.getByRole('button', { name: 'List view' }).click();
+    await entry(page, 'script.py').dblclick();
+    await expect.poll(() => page.locator('.cm-content').textContent()).toContain('print(1)');
+    await screenshot(page, 'files-preview-dark');
+    await page.keyboard.press('Escape');
+    await entry(page, 'readme.md').dblclick();
+    await page.getByRole('heading', { name: 'Hello' }).waitFor();
+    await screenshot(page, 'files-markdown-dark');
     await page.context().close();
   });
 });
