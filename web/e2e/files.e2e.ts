@@ -498,8 +498,21 @@ describe('preview and editor', () => {
     expect(saved.content).toBe('milk\nbread\n');
     await screenshot(page, 'files-editor-dark');
 
-    // Unsaved changes: leaving asks; "cancel" stays in the editor with the text.
+    // Someone else changes the file: saving asks before replacing their version.
+    await new Promise((r) => setTimeout(r, 1100)); // modification times have 1 s resolution
+    await put(`${dir}/todo.txt`, 'changed elsewhere\n');
     await page.keyboard.type('eggs');
+    const warned: string[] = [];
+    page.once('dialog', (d) => {
+      warned.push(d.message());
+      void d.dismiss();
+    });
+    await page.keyboard.press('Control+s');
+    await expect.poll(() => warned.length).toBe(1);
+    expect(warned[0]).toMatch(/changed by someone else/);
+    expect((await bytesOf(`${dir}/todo.txt`))?.toString()).toBe('changed elsewhere\n');
+
+    // Unsaved changes: leaving asks; "cancel" stays in the editor with the text.
     const asked: string[] = [];
     page.once('dialog', (d) => {
       asked.push(d.message());
@@ -512,8 +525,18 @@ describe('preview and editor', () => {
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Close' }).click();
     await expect.poll(() => page.locator('.cm-content').count()).toBe(0);
-    const after = await api<{ content: string }>(await asAdmin(), 'GET', `/api/get_file?file_path=${encodeURIComponent(`${dir}/todo.txt`)}`);
-    expect(after.content).toBe('milk\nbread\n');
+    expect((await bytesOf(`${dir}/todo.txt`))?.toString()).toBe('changed elsewhere\n');
+
+    // A new file opens straight in the editor.
+    await page.getByRole('button', { name: 'New file' }).click();
+    await page.getByLabel('File name').fill('fresh.md');
+    await page.getByRole('button', { name: 'Create file' }).click();
+    await expect.poll(() => page.locator('.cm-content').getAttribute('contenteditable')).toBe('true');
+    await page.locator('.cm-content').click();
+    await page.keyboard.type('# New');
+    await page.keyboard.press('Control+s');
+    await toast(page, /Saved “fresh.md”/).waitFor();
+    expect((await bytesOf(`${dir}/fresh.md`))?.toString()).toBe('# New');
     await page.context().close();
   });
 });
