@@ -3,6 +3,7 @@
 // role may call it (from /api/role/self).
 
 import type { Component } from 'svelte';
+import { session } from './lib/session.svelte';
 
 export type Group = 'files' | 'admin' | 'account';
 
@@ -14,6 +15,8 @@ export interface Page {
   endpoint?: string;
   /** Not in the navigation (reached by links). */
   hidden?: boolean;
+  /** Offered in the navigation only when this also holds (a feature the server has on). */
+  visible?: () => boolean;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   load: () => Promise<{ default: Component<any> }>;
 }
@@ -27,7 +30,14 @@ export const pages: Page[] = [
   { path: '/admin/resources', title: 'Resources', group: 'admin', endpoint: '/api/resources', load: () => import('./admin/ResourcesPage.svelte') },
   { path: '/admin/logs', title: 'Audit log', group: 'admin', endpoint: '/api/get_logs', load: () => import('./admin/LogsPage.svelte') },
   { path: '/admin/settings', title: 'Settings', group: 'admin', endpoint: '/api/get_settings', load: () => import('./admin/SettingsPage.svelte') },
-  { path: '/admin/command', title: 'Command', group: 'admin', endpoint: '/api/command', load: () => import('./admin/CommandPage.svelte') },
+  {
+    path: '/admin/command',
+    title: 'Command',
+    group: 'admin',
+    endpoint: '/api/command',
+    visible: () => session.commandRunner,
+    load: () => import('./admin/CommandPage.svelte'),
+  },
   { path: '/admin/about', title: 'About', group: 'admin', endpoint: '/api/get_version', load: () => import('./admin/AboutPage.svelte') },
   { path: '/profile', title: 'Profile', group: 'account', load: () => import('./profile/ProfilePage.svelte') },
 ];

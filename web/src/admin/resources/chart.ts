@@ -7,6 +7,14 @@ export interface Sample {
   v: number;
 }
 
+/** One line of a chart. */
+export interface Series {
+  label: string;
+  /** A CSS colour, e.g. `var(--accent)`. */
+  color: string;
+  samples: Sample[];
+}
+
 export interface Frame {
   /** Time at the left and right edges (ms). */
   t0: number;
