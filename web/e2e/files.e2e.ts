@@ -173,6 +173,48 @@ describe('uploads', () => {
     await page.context().close();
   });
 
+  it('a tus upload interrupted by a page reload resumes where it stopped when the file is added again', async () => {
+    const dir = await freshDir('resume');
+    const local = join(mkdtempSync(join(tmpdir(), 'nook-resume-')), 'movie.bin');
+    const data = randomBytes(20 * 1024 * 1024, 11);
+    writeFileSync(local, data);
+    const page = await signedIn();
+    await open(page, dir);
+    await page.getByText('This folder is empty.').waitFor();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 2 * 1024 * 1024 });
+    let location = '';
+    page.on('response', (r) => {
+      if (r.request().method() === 'POST' && r.url().endsWith('/api/tus')) location = r.headers()['location'] ?? '';
+    });
+    await page.locator('input[type=file][multiple]').setInputFiles(local);
+    await expect.poll(() => location, { timeout: 15_000 }).not.toBe('');
+    const uploadUrl = new URL(location, page.url()).pathname;
+    const offset = async () => {
+      const r = await fetch(new URL(uploadUrl, page.url()), { method: 'HEAD', headers: { Authorization: `Bearer ${await asAdmin()}`, 'Tus-Resumable': '1.0.0' } });
+      return Number(r.headers.get('upload-offset') ?? 0);
+    };
+    await page.waitForTimeout(2500);
+    await page.reload();
+    // The server keeps the bytes of the interrupted request.
+    await expect.poll(offset, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await offset()).toBeLessThan(data.length);
+    // After the reload the app says what was interrupted and how to go on.
+    await page.getByRole('region', { name: 'Interrupted uploads' }).getByText('movie.bin').waitFor();
+    const after: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/tus')) after.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    });
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await page.locator('input[type=file][multiple]').setInputFiles(local);
+    await expect.poll(() => page.getByRole('region', { name: 'Uploads' }).textContent(), { timeout: 60_000 }).toContain('Done');
+    expect(after).toContain(`HEAD ${uploadUrl}`);
+    expect(after).not.toContain('POST /api/tus');
+    expect(Buffer.compare((await bytesOf(`${dir}/movie.bin`)) as Buffer, Buffer.from(data))).toBe(0);
+    await page.context().close();
+  });
+
   it('uploads a whole folder (folder picker) and dropped files, creating folders as needed', async () => {
     const dir = await freshDir('tree');
     const local = mkdtempSync(join(tmpdir(), 'nook-tree-'));
