@@ -618,12 +618,16 @@ describe('search and keyboard', () => {
     await entry(page, 'b.txt').waitFor();
     const selected = () =>
       page.getByRole('listbox').locator('[aria-selected="true"]').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
+    // Exactly one row is in the Tab order (the first, until another gets the focus).
+    expect(await page.locator('#entries [tabindex="0"]').getAttribute('aria-label')).toBe('folder');
     await page.keyboard.press('ArrowDown');
     expect(await selected()).toEqual(['folder']);
     await page.keyboard.press('ArrowDown');
     expect(await selected()).toEqual(['a.txt']);
     await page.keyboard.press('Shift+ArrowDown');
     expect(await selected()).toEqual(['a.txt', 'b.txt']);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('b.txt');
+    expect(await page.locator('#entries [tabindex="0"]').count()).toBe(1);
     await page.keyboard.press('Escape');
     expect(await selected()).toEqual([]);
     await page.keyboard.press('Control+a');
