@@ -5,7 +5,7 @@
 
 import { apiError, authHeaders, client, ok, sessionExpired } from '../../lib/api';
 import { ApiError } from '../../lib/api';
-import { session } from '../../lib/session.svelte';
+import { can, session } from '../../lib/session.svelte';
 import { UploadFailure, type Transport, type UploadItem, type UploadOptions } from './queue';
 
 /** Bytes per tus PATCH: a dropped connection loses at most this much. */
@@ -101,8 +101,15 @@ async function tusUpload(item: UploadItem, opts: UploadOptions): Promise<void> {
   });
 }
 
+/** tus for large files; but only through the endpoints the caller's role allows. */
+function useTus(item: UploadItem): boolean {
+  if (!can('/api/upload')) return true;
+  if (!can('/api/tus')) return false;
+  return item.method === 'tus';
+}
+
 export const browserTransport: Transport<File> = {
-  upload: (item, opts) => (item.method === 'tus' ? tusUpload(item, opts) : formUpload(item, opts)),
+  upload: (item, opts) => (useTus(item) ? tusUpload(item, opts) : formUpload(item, opts)),
   async ensureDir(path) {
     const i = path.lastIndexOf('/');
     const parentDir = i <= 0 ? '/' : path.slice(0, i);
