@@ -18,7 +18,7 @@ export const ADMIN = 'admin';
 export const ADMIN_PASSWORD = 'admin-password-e2e';
 
 // Cheap hashing and no login throttling, so the suite is quick (never the defaults of a real
-// install); FTP on a free port of its own.
+// install); FTP on a free port of its own; the command runner on with a tiny allowlist.
 const CONFIG = `
 admin_password = "${ADMIN_PASSWORD}"
 log = "warn"
@@ -36,6 +36,11 @@ max_failures_per_user = 1000
 [ftp]
 listen = "127.0.0.1:0"
 passive_ports = "39100-39109"
+
+# The admin console's command page runs these, and only these.
+[command]
+enabled = true
+allow = ["/bin/echo", "/bin/uname"]
 `;
 
 declare module 'vitest' {

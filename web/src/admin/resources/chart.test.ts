@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { areaPath, linePath, niceBytesCeil, niceCeil, project, runs, trimWindow, yMax, type Frame } from './chart';
+import { areaPath, linePath, niceBytesCeil, niceCeil, project, runs, spanOf, trimWindow, yMax, type Frame } from './chart';
 
 const frame: Frame = { t0: 0, t1: 100, min: 0, max: 100, width: 200, height: 50 };
 
@@ -75,5 +75,15 @@ describe('trimWindow', () => {
     expect(trimWindow(s, 15).map((x) => x.t)).toEqual([20, 30]);
     expect(trimWindow(s, 100)).toBe(s);
     expect(trimWindow([], 10)).toEqual([]);
+  });
+});
+
+describe('spanOf', () => {
+  const series = (ts: number[]) => [{ label: 'a', color: 'red', samples: ts.map((t) => ({ t, v: 1 })) }];
+  it('covers the data, within the bounds', () => {
+    expect(spanOf(series([1000, 5000]), 10_000, 60_000)).toEqual({ t0: -5000, t1: 5000 });
+    expect(spanOf(series([0, 30_000]), 10_000, 60_000)).toEqual({ t0: 0, t1: 30_000 });
+    expect(spanOf(series([0, 100_000]), 10_000, 60_000)).toEqual({ t0: 40_000, t1: 100_000 });
+    expect(spanOf(series([]), 10_000, 60_000)).toEqual({ t0: -10_000, t1: 0 });
   });
 });

@@ -117,3 +117,21 @@ export function trimWindow<T extends { t: number }>(samples: T[], windowMs: numb
   const i = samples.findIndex((s) => s.t >= from);
   return i <= 0 ? samples : samples.slice(i);
 }
+
+/**
+ * How much time a chart spans: the data's own span, at least `min` (a fresh server has only
+ * seconds of samples) and at most `max` (the last hour).
+ */
+export function spanOf(series: readonly Series[], min: number, max: number): { t0: number; t1: number } {
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  for (const s of series) {
+    const a = s.samples[0];
+    const b = s.samples[s.samples.length - 1];
+    if (a && a.t < first) first = a.t;
+    if (b && b.t > last) last = b.t;
+  }
+  if (!Number.isFinite(first)) return { t0: last - min, t1: last };
+  const span = Math.min(max, Math.max(min, last - first));
+  return { t0: last - span, t1: last };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changes, groupEndpoints, isAllowed, isLocked, roleNameProblem, rolesOf, tagByPrefix, toggle, toggleMany, type RoleMap, type SpecLike } from './matrix';
+import { changes, firstSentence, groupEndpoints, isAllowed, isLocked, roleNameProblem, rolesOf, tagByPrefix, toggle, toggleMany, type RoleMap, type SpecLike } from './matrix';
 
 const map: RoleMap = {
   '/api/finder': ['admin', 'user'],
@@ -93,5 +93,20 @@ describe('editing', () => {
     expect(changes(map, edited)).toEqual({ '/api/finder': ['admin'], '/api/get_logs': ['admin', 'ops'] });
     // Order and a missing admin do not count as changes.
     expect(changes({ '/x': ['user', 'admin'] }, { '/x': ['user'] })).toEqual({});
+  });
+});
+
+describe('firstSentence', () => {
+  it('cuts at the first sentence or clause outside parentheses', () => {
+    expect(firstSentence('Copy a file or folder (regular files and folders; symlinks are skipped).')).toBe(
+      'Copy a file or folder (regular files and folders; symlinks are skipped).',
+    );
+    expect(firstSentence('Every user (passwords never included; API keys masked).')).toBe('Every user (passwords never included; API keys masked).');
+    expect(firstSentence('Create a user; the response carries the key.')).toBe('Create a user.');
+    expect(firstSentence('A URL (see `files.ticket_ttl`, at most 5 minutes) that\ndownloads. More.')).toBe(
+      'A URL (see files.ticket_ttl, at most 5 minutes) that downloads.',
+    );
+    expect(firstSentence('Version 1.2 of it')).toBe('Version 1.2 of it');
+    expect(firstSentence('')).toBe('');
   });
 });

@@ -64,10 +64,19 @@ export function tagByPrefix(path: string): string {
   return 'System';
 }
 
-function firstSentence(text: string): string {
-  const t = text.replace(/\s+/g, ' ').trim();
-  const m = /^(.+?[.;:])(\s|$)/.exec(t);
-  return (m?.[1] ?? t).replace(/[;:]$/, '.');
+/** The first sentence or clause of a doc comment, outside parentheses, without backticks. */
+export function firstSentence(text: string): string {
+  const t = text.replace(/\s+/g, ' ').replace(/`/g, '').trim();
+  let depth = 0;
+  for (let i = 0; i < t.length; i++) {
+    const c = t[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth = Math.max(0, depth - 1);
+    else if (depth === 0 && (c === '.' || c === ';' || c === ':') && (i + 1 === t.length || t[i + 1] === ' ')) {
+      return `${t.slice(0, i)}.`;
+    }
+  }
+  return t;
 }
 
 /** Group the map's endpoints by tag (the spec's tag order, then `Other`), paths sorted. */

@@ -29,8 +29,8 @@ describe('grouping and labels', () => {
 describe('drafts', () => {
   it('starts from the stored value', () => {
     expect(draftOf(info({ key: 'a', kind: 'boolean', value: null }))).toBe('unset');
-    expect(draftOf(info({ key: 'a', kind: 'boolean', value: false }))).toBe('false');
-    expect(draftOf(info({ key: 'a', kind: 'integer', value: 30 }))).toBe('30');
+    expect(draftOf(info({ key: 'a', kind: 'boolean', value: false, source: 'setting' }))).toBe('false');
+    expect(draftOf(info({ key: 'a', kind: 'integer', value: 30, source: 'setting' }))).toBe('30');
     expect(draftOf(info({ key: 'a', kind: 'text', value: null }))).toBe('');
   });
 
@@ -68,12 +68,17 @@ describe('drafts', () => {
   });
 
   it('knows when a draft changes the stored value', () => {
-    const t = info({ key: 'site_name', kind: 'text', value: 'Nook' });
+    const t = info({ key: 'site_name', kind: 'text', value: 'Nook', source: 'setting' });
     expect(isChanged(t, 'Nook')).toBe(false);
     expect(isChanged(t, 'Home')).toBe(true);
     expect(isChanged(info({ key: 'g', kind: 'text', value: null }), '')).toBe(false);
     expect(isChanged(info({ key: 'g', kind: 'text', value: '' }), '')).toBe(false);
     expect(isChanged(info({ key: 'n', kind: 'integer', value: 5 }), 'x')).toBe(true);
+    // A default or config value in force is not a stored value: the empty draft keeps it so.
+    const d = info({ key: 'site_name', kind: 'text', value: 'Nook', source: 'default', effective: 'Nook' });
+    expect(draftOf(d)).toBe('');
+    expect(isChanged(d, '')).toBe(false);
+    expect(isChanged(d, 'Nook')).toBe(true);
   });
 
   it('shows values and sources in words', () => {

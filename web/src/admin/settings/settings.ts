@@ -63,9 +63,15 @@ export function groupSettings(items: readonly SettingInfo[]): SettingGroup[] {
   return out;
 }
 
-/** The input's starting text for a setting's stored value. */
+/** The value an administrator set, or null when the fallback or default is in force. */
+export function storedValue(info: SettingInfo): unknown {
+  if (info.source !== undefined && info.source !== 'setting') return null;
+  return info.value === '' ? null : (info.value ?? null);
+}
+
+/** The input's starting text: the value set here, or empty (unset) for a fallback. */
 export function draftOf(info: SettingInfo): Draft {
-  const v = info.value;
+  const v = storedValue(info);
   if (info.kind === 'boolean') return v === true ? 'true' : v === false ? 'false' : 'unset';
   if (v === null || v === undefined) return '';
   return String(v);
@@ -138,8 +144,7 @@ export function parseDraft(info: SettingInfo, draft: Draft): Parsed {
 export function isChanged(info: SettingInfo, draft: Draft): boolean {
   const p = parseDraft(info, draft);
   if (!p.ok) return true;
-  const cur = info.value === '' ? null : (info.value ?? null);
-  return JSON.stringify(p.value) !== JSON.stringify(cur);
+  return JSON.stringify(p.value) !== JSON.stringify(storedValue(info));
 }
 
 /** Where the value in force comes from, in words. */
