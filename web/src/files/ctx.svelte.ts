@@ -9,6 +9,7 @@ import { can } from '../lib/session.svelte';
 import { notify } from '../lib/toast.svelte';
 import { isEditable } from './filetype';
 import { FolderView } from './folder.svelte';
+import { folderHref } from './href';
 import * as ops from './ops';
 import type { Entry } from './ops';
 import { emptySelection, only, ordered, prune, type SelState } from './selection';
@@ -20,16 +21,6 @@ export interface SizeInfo {
   size?: number;
   files?: number;
   truncated?: boolean;
-}
-
-/** `/?path=…` for a folder, with an optional preview (`view`) or editor (`edit=1`). */
-export function folderHref(dir: string, view?: string, edit = false): string {
-  const q = new URLSearchParams();
-  if (dir !== '/') q.set('path', dir);
-  if (view) q.set('view', view);
-  if (edit) q.set('edit', '1');
-  const s = q.toString();
-  return s ? `/?${s}` : '/';
 }
 
 export class FilesCtx {
