@@ -196,7 +196,14 @@ describe('uploads', () => {
       return Number(r.headers.get('upload-offset') ?? 0);
     };
     await page.waitForTimeout(2500);
+    // Leaving while uploading asks first.
+    const asked: string[] = [];
+    page.once('dialog', (d) => {
+      asked.push(d.type());
+      void d.accept();
+    });
     await page.reload();
+    expect(asked).toEqual(['beforeunload']);
     // The server keeps the bytes of the interrupted request.
     await expect.poll(offset, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await offset()).toBeLessThan(data.length);

@@ -13,6 +13,15 @@ export const uploads = $state<{ items: UploadItem[]; totals: Totals; open: boole
   open: true,
 });
 
+// Leaving the app stops uploads in flight (large ones can resume later): ask first.
+if (typeof addEventListener === 'function') {
+  addEventListener('beforeunload', (e) => {
+    if (!queue.active) return;
+    e.preventDefault();
+    e.returnValue = '';
+  });
+}
+
 const listeners = new Set<(dir: string) => void>();
 /** Called with the folder an upload landed in (and folders created). Returns an unsubscribe. */
 export function onUploaded(fn: (dir: string) => void): () => void {
