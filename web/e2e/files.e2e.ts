@@ -683,6 +683,12 @@ describe('looks', () => {
     await screenshot(page, 'files-phone-grid-dark');
     await page.getByRole('button', { name: 'List view' }).click();
     await page.getByLabel('Theme').selectOption('system');
+    // Nothing overflows at the narrowest phones or on a tablet either.
+    for (const width of [360, 800, 1024]) {
+      await page.setViewportSize({ width, height: 740 });
+      await entry(page, 'notes.txt').waitFor();
+      expect(await horizontalOverflow(page), `at ${width} px`).toBe(0);
+    }
     await page.context().close();
   });
 
