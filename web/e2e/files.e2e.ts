@@ -222,6 +222,36 @@ describe('uploads', () => {
     await page.context().close();
   });
 
+  it('cancels an upload (the server drops its bytes) and retries it', async () => {
+    const dir = await freshDir('cancel');
+    const page = await signedIn();
+    await open(page, dir);
+    await page.getByText('This folder is empty.').waitFor();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1024 * 1024 });
+    let location = '';
+    page.on('response', (r) => {
+      if (r.request().method() === 'POST' && r.url().endsWith('/api/tus')) location = r.headers()['location'] ?? '';
+    });
+    const data = randomBytes(10 * 1024 * 1024, 5);
+    await page.locator('input[type=file][multiple]').setInputFiles({ name: 'slow.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(data) });
+    const panel = page.getByRole('region', { name: 'Uploads' });
+    await expect.poll(() => location, { timeout: 15_000 }).not.toBe('');
+    await panel.getByRole('button', { name: 'Cancel slow.bin' }).click();
+    await expect.poll(() => panel.textContent()).toContain('Cancelled');
+    // Terminated on the server: the upload is gone and no file appeared.
+    const head = async () =>
+      (await fetch(new URL(location, page.url()), { method: 'HEAD', headers: { Authorization: `Bearer ${await asAdmin()}`, 'Tus-Resumable': '1.0.0' } })).status;
+    await expect.poll(head, { timeout: 10_000 }).toBe(404);
+    expect(await bytesOf(`${dir}/slow.bin`)).toBeNull();
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await panel.getByRole('button', { name: 'Retry slow.bin' }).click();
+    await expect.poll(() => panel.textContent(), { timeout: 60_000 }).toContain('Done');
+    expect(Buffer.compare((await bytesOf(`${dir}/slow.bin`)) as Buffer, Buffer.from(data))).toBe(0);
+    await page.context().close();
+  });
+
   it('uploads a whole folder (folder picker) and dropped files, creating folders as needed', async () => {
     const dir = await freshDir('tree');
     const local = mkdtempSync(join(tmpdir(), 'nook-tree-'));
@@ -646,6 +676,17 @@ describe('search and keyboard', () => {
     await page.keyboard.press('Backspace');
     await entry(page, 'a.txt').waitFor();
     expect(new URL(page.url()).searchParams.get('path')).toBe(dir);
+    // Shift+F10 opens the actions of the selection; arrows and Enter pick one.
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Shift+F10');
+    const menu = page.getByRole('menu', { name: 'a.txt' });
+    await menu.waitFor();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toContain('Preview');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog', { name: 'Delete this item?' }).waitFor();
+    await page.keyboard.press('Escape');
     await page.keyboard.press('?');
     const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
     await help.waitFor();
