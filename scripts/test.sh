@@ -45,5 +45,6 @@ if [ ! -x "$chromium_bin" ]; then
     exit 1
   fi
 fi
-cargo build -p nook --quiet
+# target/debug/nook is the binary the Rust integration tests above built and ran (a plain
+# `cargo build` would unify features without dev-dependencies and compile it all again).
 NOOK_BIN="$PWD/target/debug/nook" NOOK_CHROMIUM="$chromium_bin" npm --prefix web run test:e2e --silent
