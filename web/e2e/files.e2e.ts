@@ -98,7 +98,7 @@ describe('browsing', () => {
     await open(page, dir);
     await entry(page, 'file-00000.txt').waitFor();
     const firstPaint = Date.now() - t0;
-    expect(firstPaint).toBeLessThan(8000);
+    expect(firstPaint).toBeLessThan(10_000);
     const count = () => page.getByRole('listbox').getByRole('option').count();
     const first = await count();
     expect(first).toBeGreaterThan(50);
@@ -676,8 +676,9 @@ describe('search and keyboard', () => {
     await page.keyboard.press('Backspace');
     await entry(page, 'a.txt').waitFor();
     expect(new URL(page.url()).searchParams.get('path')).toBe(dir);
+    // Back up, the folder we came from has the focus.
+    await expect.poll(selected).toEqual(['folder']);
     // Shift+F10 opens the actions of the selection; arrows and Enter pick one.
-    await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Shift+F10');
     const menu = page.getByRole('menu', { name: 'a.txt' });
