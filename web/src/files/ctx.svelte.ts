@@ -102,14 +102,17 @@ export class FilesCtx {
     if (this.folder.path !== '/') this.go(parent(this.folder.path));
   }
 
+  /** The preview was opened from the list (so closing it can go back in history). */
+  viewPushed = false;
+
   /** Folders open; files open in the preview. */
   open(e: Entry): void {
-    if (e.is_dir) this.go(e.path);
-    else navigate(folderHref(this.folder.path, e.path));
+    if (e.is_dir) return this.go(e.path);
+    this.viewPushed = navigate(folderHref(this.folder.path, e.path));
   }
 
   edit(e: Entry): void {
-    navigate(folderHref(this.folder.path, e.path, true));
+    this.viewPushed = navigate(folderHref(this.folder.path, e.path, true));
   }
 
   /** A search hit: show it selected in its folder. */
