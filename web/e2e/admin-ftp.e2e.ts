@@ -106,11 +106,11 @@ describe('FTP', () => {
     expect(await form.getByLabel('Home folder').inputValue()).toBe(home);
     await form.getByRole('checkbox', { name: /^Upload/ }).check();
     await form.getByRole('checkbox', { name: /^Create folders/ }).check();
-    await form.getByLabel('Storage quota').fill('1');
+    await form.getByLabel('Storage quota').fill('10');
     await form.getByLabel('Quota unit').selectOption('MiB');
     await form.getByLabel('Files quota').fill('10');
     await form.getByLabel('Upload speed (KB/s)').fill('100');
-    await form.getByLabel('Download speed (KB/s)').fill('200');
+    await form.getByLabel('Download speed (KB/s)').fill('50');
     await form.getByLabel('Simultaneous sessions').fill('2');
     await screenshot(page, 'admin-ftp-account-form');
     await form.getByRole('button', { name: 'Create account' }).click();
@@ -122,36 +122,51 @@ describe('FTP', () => {
     expect(acct).toMatchObject({
       home_dir: home,
       permissions: ['list', 'download', 'upload', 'create_dirs'],
-      quota_size: 1024 * 1024,
+      quota_size: 10 * 1024 * 1024,
       quota_files: 10,
       upload_bandwidth: 100,
-      download_bandwidth: 200,
+      download_bandwidth: 50,
       max_sessions: 2,
     });
-    expect(await row.textContent()).toMatch(/Upload 100 KB\/s.*Download 200 KB\/s.*Sessions 2/);
+    expect(await row.textContent()).toMatch(/Upload 100 KB\/s.*Download 50 KB\/s.*Sessions 2/);
 
-    // The account signs in over FTP; the connection shows up live, and Close ends it.
+    // A 1 MiB file in the home, downloaded over FTP at 50 KB/s: the connection and its transfer
+    // show up live, and Close ends them.
+    const res = await fetch(`${baseURL()}/api/put_file?path=${encodeURIComponent(`${home}/data.bin`)}`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${await asAdmin()}` },
+      body: new Uint8Array(1024 * 1024),
+    });
+    expect(res.ok).toBe(true);
     const ftp = await Ftp.open(host, port);
     expect(await ftp.reply()).toMatch(/^220 /);
     expect(await ftp.send(`USER ${name}`)).toMatch(/^331 /);
     expect(await ftp.send('PASS ftp-password-1')).toMatch(/^230 /);
+    expect(await ftp.send('TYPE I')).toMatch(/^200 /);
+    const pasv = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(await ftp.send('PASV'));
+    expect(pasv).not.toBeNull();
+    const data = connect(Number(pasv?.[5]) * 256 + Number(pasv?.[6]), host);
+    let received = 0;
+    data.on('data', (b: Buffer) => (received += b.length));
+    data.on('error', () => {});
+    await new Promise((r) => data.once('connect', r));
+    expect(await ftp.send('RETR data.bin')).toMatch(/^1[25]0 /);
     const conn = page.locator('tr[data-connection]').filter({ hasText: name });
     await conn.waitFor({ timeout: 10_000 });
+    await expect.poll(() => conn.textContent(), { timeout: 10_000 }).toContain(`${home}/data.bin`);
+    expect(await conn.textContent()).toContain('download');
     await screenshot(page, 'admin-ftp-running');
     await conn.getByRole('button', { name: `Close the connection of ${name}` }).click();
     expect(await ftp.waitClosed(5000)).toBe(true);
     await conn.waitFor({ state: 'detached', timeout: 10_000 });
+    data.destroy();
+    expect(received).toBeGreaterThan(0);
+    expect(received).toBeLessThan(1024 * 1024);
 
     // A quota scan counts what is in the home folder.
-    const res = await fetch(`${baseURL()}/api/put_file?path=${encodeURIComponent(`${home}/data.bin`)}`, {
-      method: 'PUT',
-      headers: { Authorization: `Bearer ${await asAdmin()}` },
-      body: new Uint8Array(300 * 1024),
-    });
-    expect(res.ok).toBe(true);
     await row.getByRole('button', { name: `Recount the quota of ${name}` }).click();
-    await expect.poll(() => row.textContent(), { timeout: 15_000 }).toContain('300 KiB of 1.00 MiB');
-    expect(await row.getByRole('img', { name: '29% of the storage quota used' }).count()).toBe(1);
+    await expect.poll(() => row.textContent(), { timeout: 15_000 }).toContain('1.00 MiB of 10.0 MiB');
+    expect(await row.getByRole('img', { name: '10% of the storage quota used' }).count()).toBe(1);
     expect(await row.textContent()).toContain('1 of 10 files');
 
     // Stop: status says stopped and the port no longer answers.
