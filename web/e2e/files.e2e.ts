@@ -348,6 +348,15 @@ describe('file operations', () => {
     // Drag and drop onto a folder moves too.
     await entry(page, 'report-2025 (copy).txt').dragTo(entry(page, 'fresh'));
     await expect.poll(() => names(`${dir}/fresh`)).toEqual(['report-2025 (copy).txt']);
+    // ... and onto a folder of the path above, back up.
+    await entry(page, 'fresh').dblclick();
+    await entry(page, 'report-2025 (copy).txt').waitFor();
+    const crumb = page.getByRole('navigation', { name: 'Folder path' }).getByRole('link', { name: dir.slice(1) });
+    await entry(page, 'report-2025 (copy).txt').dragTo(crumb);
+    await expect.poll(() => names(`${dir}/fresh`)).toEqual([]);
+    expect(await names(dir)).toContain('report-2025 (copy).txt');
+    await crumb.click();
+    await entry(page, 'archive').waitFor();
 
     // Delete asks first.
     await entry(page, 'archive').click();
