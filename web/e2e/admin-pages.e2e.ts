@@ -43,13 +43,30 @@ for (const scheme of ['light', 'dark'] as const) {
       await ctx.close();
     });
 
-    it('fits a 375 px phone without sideways scrolling', async () => {
+    it('fits a 375 px (and a 360 px) phone without sideways scrolling', async () => {
       const { ctx, page } = await adminPage(browser, '/admin/users', { colorScheme: scheme, width: 375, height: 740 });
       for (const p of PAGES) {
         await page.goto(p.path);
         await p.ready(page);
         expect(await horizontalOverflow(page), `${p.path} overflows at 375 px`).toBe(0);
         await screenshot(page, `admin-${p.name}-${scheme}-phone`);
+        // The smallest phones we aim for.
+        await page.setViewportSize({ width: 360, height: 740 });
+        expect(await horizontalOverflow(page), `${p.path} overflows at 360 px`).toBe(0);
+        await page.setViewportSize({ width: 375, height: 740 });
+      }
+      // The two biggest forms, in their dialogs.
+      for (const [path, button, dialog, name] of [
+        ['/admin/users', 'New user', 'New user', 'users-form'],
+        ['/admin/ftp', 'New account', 'New FTP account', 'ftp-form'],
+      ] as const) {
+        await page.goto(path);
+        await page.getByRole('button', { name: button }).click();
+        await page.getByRole('dialog', { name: dialog }).waitFor();
+        expect(await horizontalOverflow(page), `${dialog} overflows`).toBe(0);
+        const box = await page.getByRole('dialog', { name: dialog }).boundingBox();
+        expect((box?.x ?? -1) >= 0 && (box?.x ?? 0) + (box?.width ?? 0) <= 375).toBe(true);
+        await screenshot(page, `admin-${name}-${scheme}-phone`);
       }
       await ctx.close();
     });
