@@ -145,6 +145,9 @@ describe('settings', () => {
     expect(await page.getByLabel('Idle timeout (seconds)', { exact: true }).inputValue()).toBe('900');
     await screenshot(page, 'admin-settings-saved');
 
+    // What only the config file decides is shown read-only.
+    expect(await page.getByTestId('config-command').textContent()).toContain('on — 2 programs allowed');
+
     // Clearing hands the value back to the config file.
     await page.getByRole('button', { name: 'Clear Idle timeout (seconds)' }).click();
     await page.getByRole('form', { name: 'FTP server' }).getByRole('button', { name: 'Save' }).click();
