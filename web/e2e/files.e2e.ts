@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { admin, api, horizontalOverflow, launch, login, newContext, screenshot } from './helpers';
 import { asAdmin, bytesOf, entry, freshDir, mkdir, names, open, put, randomBytes, writeDirect, zipNames } from './files-helpers';
 
@@ -430,6 +430,51 @@ describe('file operations', () => {
     await entry(page, 'look.txt').dblclick();
     await page.getByRole('dialog', { name: /Preview of look.txt/ }).waitFor();
     expect(await page.getByRole('button', { name: 'Edit' }).count()).toBe(0);
+    await ctx.close();
+  });
+
+  it('a role without search, downloads or changes is offered none of them, even in a writable folder', async () => {
+    const dir = await freshDir('role');
+    await put(`${dir}/pic.png`, PNG_A);
+    await put(`${dir}/read.txt`, 'readable');
+    const role = `browse${Date.now().toString(36)}`;
+    const adminToken = await asAdmin();
+    const map = await api<Record<string, string[]>>(adminToken, 'GET', '/api/role/get');
+    const grant = ['/api/finder', '/api/stat', '/api/get_file', '/api/user/get_self'];
+    await api(adminToken, 'POST', '/api/role/edit', Object.fromEntries(grant.map((e) => [e, [...(map[e] ?? []), role]])));
+    // Other test files share this server's role map: put it back afterwards.
+    onTestFinished(() => api(adminToken, 'POST', '/api/role/edit', Object.fromEntries(grant.map((e) => [e, map[e] ?? []]))));
+    const username = `br${Date.now().toString(36)}`;
+    await api(adminToken, 'POST', '/api/user/create', { username, name: 'Browser', password: 'browse-only-pass', role, paths: [dir], paths_write: [dir] });
+    onTestFinished(() => api(adminToken, 'POST', '/api/user/delete', { username }));
+    const ctx = await newContext(browser);
+    const page = await ctx.newPage();
+    await login(page, username, 'browse-only-pass');
+    await open(page, dir);
+    await entry(page, 'read.txt').waitFor();
+    // The folder is writable for this user, but the role has no endpoint to change it.
+    expect(await page.getByText('Read-only', { exact: true }).count()).toBe(0);
+    for (const name of ['Upload', 'Upload a folder', 'New folder', 'New file']) {
+      expect(await page.getByRole('button', { name, exact: true }).count()).toBe(0);
+    }
+    expect(await page.getByRole('searchbox').count()).toBe(0);
+    await entry(page, 'pic.png').click({ button: 'right' });
+    expect((await page.getByRole('menu').getByRole('menuitem').allTextContents()).map((t) => t.replace(/Enter$/, '').trim())).toEqual(['Preview']);
+    await page.keyboard.press('Escape');
+    // No tickets: no thumbnails in the grid, and the image preview shows details only.
+    await page.getByRole('button', { name: 'Grid view' }).click();
+    await entry(page, 'pic.png').waitFor();
+    expect(await page.locator('#entries img').count()).toBe(0);
+    await entry(page, 'pic.png').dblclick();
+    const viewer = page.getByRole('dialog', { name: 'Preview of pic.png' });
+    await viewer.getByText('There is no preview for this kind of file.').waitFor();
+    expect(await viewer.locator('img').count()).toBe(0);
+    expect(await viewer.getByRole('button', { name: 'Download' }).count()).toBe(0);
+    // Text is readable (get_file), but not editable.
+    await page.keyboard.press('ArrowRight');
+    const text = page.getByRole('dialog', { name: 'Preview of read.txt' });
+    await expect.poll(() => text.locator('.cm-content').textContent()).toContain('readable');
+    expect(await text.getByRole('button', { name: 'Edit' }).count()).toBe(0);
     await ctx.close();
   });
 });

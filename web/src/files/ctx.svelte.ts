@@ -76,7 +76,7 @@ export class FilesCtx {
   canDelete = (e: Entry) => e.writable && can(e.is_dir ? '/api/delete_folder' : '/api/delete_file');
   canMove = (e: Entry) => e.writable && can('/api/move');
   canCopy = () => can('/api/copy');
-  canEdit = (e: Entry) => !e.is_dir && e.writable && can('/api/edit_file') && isEditable(e);
+  canEdit = (e: Entry) => !e.is_dir && e.writable && can('/api/edit_file') && can('/api/get_file') && isEditable(e);
   canDownload = (list: Entry[]) =>
     list.length === 1 ? can('/api/download_ticket') && can('/api/download') : list.length > 1 && can('/api/download_zip');
   canSize = () => can('/api/dir_size');

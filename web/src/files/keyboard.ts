@@ -88,6 +88,7 @@ export function onFilesKey(ctx: FilesCtx, ev: KeyboardEvent, on: { open: (e: Ent
       ctx.sel = selectAll(ctx.sel, keys);
       break;
     case 'search':
+      if (!document.getElementById('files-search')) return;
       on.search();
       break;
     case 'help':
