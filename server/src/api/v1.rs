@@ -399,7 +399,7 @@ impl V1Api {
     }
 
     /// Terminate an active connection at once (an upload in flight is discarded).
-    #[oai(path = "/api/v1/connection/:connection_id", method = "delete", operation_id = "v1_close_connection")]
+    #[oai(path = "/api/v1/connection/:connectionID", method = "delete", operation_id = "v1_close_connection")]
     async fn close_connection(
         &self,
         state: Data<&Arc<AppState>>,
@@ -501,7 +501,7 @@ impl V1Api {
     }
 
     /// Find a user by id.
-    #[oai(path = "/api/v1/user/:user_id", method = "get", operation_id = "v1_get_user_by_id")]
+    #[oai(path = "/api/v1/user/:userID", method = "get", operation_id = "v1_get_user_by_id")]
     async fn get_user(
         &self,
         state: Data<&Arc<AppState>>,
@@ -514,7 +514,7 @@ impl V1Api {
     }
 
     /// Update a user; absent fields keep their value, a given password replaces the old one.
-    #[oai(path = "/api/v1/user/:user_id", method = "put", operation_id = "v1_update_user")]
+    #[oai(path = "/api/v1/user/:userID", method = "put", operation_id = "v1_update_user")]
     async fn update_user(
         &self,
         state: Data<&Arc<AppState>>,
@@ -540,7 +540,7 @@ impl V1Api {
     }
 
     /// Delete a user (its files stay; its sessions end).
-    #[oai(path = "/api/v1/user/:user_id", method = "delete", operation_id = "v1_delete_user")]
+    #[oai(path = "/api/v1/user/:userID", method = "delete", operation_id = "v1_delete_user")]
     async fn delete_user(
         &self,
         state: Data<&Arc<AppState>>,

@@ -5,7 +5,7 @@ const map: RoleMap = {
   '/api/finder': ['admin', 'user'],
   '/api/user/create': ['admin'],
   '/api/user/logout': ['admin', 'user'],
-  '/api/v1/user/{user_id}': ['admin', 'ops'],
+  '/api/v1/user/{userID}': ['admin', 'ops'],
   '/api/get_logs': ['admin'],
 };
 
@@ -19,7 +19,7 @@ const spec: SpecLike = {
     '/api/finder': { get: { tags: ['Files'], summary: 'List a folder. Paged.' } },
     '/api/user/create': { post: { tags: ['Users'], summary: 'Create a user; the response carries the key.' } },
     '/api/user/logout': { post: { tags: ['Users'], summary: 'End every session' } },
-    '/api/v1/user/{user_id}': {
+    '/api/v1/user/{userID}': {
       get: { tags: ['V1'], summary: 'Find a user by id.' },
       put: { tags: ['V1'], summary: 'Update a user.' },
       delete: { tags: ['V1'] },
@@ -33,7 +33,7 @@ describe('groupEndpoints', () => {
     expect(groups.map((g) => g.tag)).toEqual(['Files', 'Users', 'V1', 'Logs']);
     expect(groups[1]?.endpoints.map((e) => e.path)).toEqual(['/api/user/create', '/api/user/logout']);
     expect(groups[1]?.endpoints[0]?.summary).toBe('Create a user.');
-    expect(groups[2]?.endpoints[0]).toEqual({ path: '/api/v1/user/{user_id}', methods: ['GET', 'PUT', 'DELETE'], summary: 'Find a user by id.' });
+    expect(groups[2]?.endpoints[0]).toEqual({ path: '/api/v1/user/{userID}', methods: ['GET', 'PUT', 'DELETE'], summary: 'Find a user by id.' });
     expect(groups[0]?.description).toBe('Files and folders.');
     // Not in the spec: grouped by prefix.
     expect(groups[3]?.endpoints[0]?.methods).toEqual([]);
