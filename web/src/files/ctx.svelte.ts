@@ -37,6 +37,8 @@ export class FilesCtx {
   searching = $state(false);
   searchError = $state('');
   busy = $state(false);
+  /** Set by the list: scroll so that an entry's row is rendered and in view. */
+  ensureVisible: ((path: string) => void) | null = null;
   private searchCtrl: AbortController | null = null;
 
   get dir(): string {

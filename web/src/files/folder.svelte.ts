@@ -84,6 +84,24 @@ export class FolderView {
     }
   }
 
+  /** Fetch everything not loaded yet (before acting on a whole large folder). */
+  async all(): Promise<void> {
+    if (this.complete) return;
+    const gen = this.generation;
+    this.loadingMore = true;
+    try {
+      const l = await list(this.path, { ...this.query(), offset: this.entries.length, limit: this.total - this.entries.length });
+      if (gen !== this.generation) return;
+      const seen = new Set(this.entries.map((e) => e.path));
+      this.entries = [...this.entries, ...l.entries.filter((e) => !seen.has(e.path))];
+      this.total = l.total;
+    } catch (e) {
+      if (gen === this.generation) this.error = messageOf(e, 'Could not load the whole folder.');
+    } finally {
+      this.loadingMore = false;
+    }
+  }
+
   private query() {
     return { sort: this.prefs.sort, order: this.prefs.order, showHidden: this.prefs.showHidden };
   }

@@ -7,10 +7,13 @@ import { actionFor, isTyping } from './keys';
 import type { Entry } from './ops';
 import { clear, click, move, selectAll, type Move } from './selection';
 
-/** Put the keyboard focus on the entry shown for `path` (after the DOM caught up). */
-export function focusEntry(path: string | null): void {
+/** Put the keyboard focus on the entry shown for `path` (scrolled into view and rendered first). */
+export function focusEntry(ctx: FilesCtx, path: string | null): void {
   if (!path) return;
-  void tick().then(() => document.querySelector<HTMLElement>(`#entries [data-path="${CSS.escape(path)}"]`)?.focus());
+  void tick().then(() => {
+    ctx.ensureVisible?.(path);
+    return tick().then(() => document.querySelector<HTMLElement>(`#entries [data-path="${CSS.escape(path)}"]`)?.focus({ preventScroll: true }));
+  });
 }
 
 /** Entries per row: 1 in the list, the grid's column count in the grid. */
@@ -38,7 +41,7 @@ export function onFilesKey(ctx: FilesCtx, ev: KeyboardEvent, on: { open: (e: Ent
   const sel = ctx.selected;
   const moveBy = (by: Move) => {
     ctx.sel = move(ctx.sel, keys, by, r.extend);
-    focusEntry(ctx.sel.focus);
+    focusEntry(ctx, ctx.sel.focus);
   };
   switch (r.action) {
     case 'clear':
