@@ -21,6 +21,13 @@ use crate::update::UpdateStatus;
 
 pub struct SystemApi;
 
+/// Public facts about this installation.
+#[derive(Debug, Object)]
+pub struct SiteView {
+    /// Name of the site (setting `site_name`), shown in the web app's title bar and login page.
+    pub site_name: String,
+}
+
 /// Version and build of the running server.
 #[derive(Debug, Object)]
 pub struct VersionView {
@@ -94,6 +101,12 @@ impl SystemApi {
     #[oai(path = "/api/is_up", method = "get", operation_id = "is_up")]
     async fn is_up(&self) -> Json<StatusBody> {
         StatusBody::new("Server is up")
+    }
+
+    /// What a page shows before anyone signs in: the site's name (no authentication).
+    #[oai(path = "/api/site", method = "get", operation_id = "get_site")]
+    async fn site(&self, state: Data<&Arc<AppState>>) -> Json<SiteView> {
+        Json(SiteView { site_name: state.settings.text("site_name").unwrap_or_else(|| "Nook".into()) })
     }
 
     /// Get the server version.

@@ -1,6 +1,6 @@
 //! Run-time settings and the audit log.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::common::*;
@@ -47,6 +47,24 @@ async fn settings_update_validates_everything_first_and_survives_restart() {
             .iter()
             .any(|i| i["key"] == "site_name" && i["value"] == "Home" && i["help"].is_string())
     );
+}
+
+#[tokio::test]
+async fn the_site_name_is_public_and_follows_the_setting() {
+    let app = TestApp::spawn().await;
+    let (status, body) = json_of(app.req(Method::GET, "/api/site").send().await.expect("site")).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"site_name": "Nook"})));
+    let admin = app.admin().await;
+    let r =
+        app.post("/api/update_settings", &admin, json!({"site_name": "Family files"})).send().await.expect("update");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, body) = json_of(app.req(Method::GET, "/api/site").send().await.expect("site")).await;
+    assert_eq!(body, json!({"site_name": "Family files"}));
+    // Cleared, the default is back.
+    let r = app.post("/api/update_settings", &admin, json!({"site_name": ""})).send().await.expect("clear");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, body) = json_of(app.req(Method::GET, "/api/site").send().await.expect("site")).await;
+    assert_eq!(body, json!({"site_name": "Nook"}));
 }
 
 #[tokio::test]
