@@ -25,7 +25,7 @@ const PAGES: { path: string; name: string; ready: (p: Page) => Promise<unknown> 
   { path: '/admin/logs', name: 'logs', ready: (p) => p.locator('tr[data-log-id]').first().waitFor() },
   { path: '/admin/settings', name: 'settings', ready: (p) => p.locator('[data-setting="site_name"]').waitFor() },
   { path: '/admin/command', name: 'command', ready: (p) => p.locator('#cmd-input').waitFor() },
-  { path: '/admin/about', name: 'about', ready: (p) => p.getByTestId('version').waitFor() },
+  { path: '/about', name: 'about', ready: (p) => p.getByTestId('version').waitFor() },
   { path: '/profile', name: 'profile', ready: (p) => p.getByRole('heading', { name: 'Password' }).waitFor() },
 ];
 

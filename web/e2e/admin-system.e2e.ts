@@ -192,7 +192,7 @@ describe('command console', () => {
 describe('about', () => {
   it('shows the running version and explains that updates are not set up', async () => {
     const version = await api<{ version: string; commit: string }>(await asAdmin(), 'GET', '/api/get_version');
-    const { ctx, page } = await adminPage(browser, '/admin/about');
+    const { ctx, page } = await adminPage(browser, '/about');
     await page.getByTestId('version').waitFor();
     expect(await page.getByTestId('version').textContent()).toBe(version.version);
     expect(await page.locator('main').textContent()).toContain(version.commit);

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, baseURL, horizontalOverflow, launch, login, newContext, screenshot } from './helpers';
+import { admin, api, apiToken, baseURL, horizontalOverflow, launch, login, newContext, screenshot } from './helpers';
 
 let browser: Browser;
 
@@ -74,5 +74,23 @@ describe('sign in and the app shell', () => {
     expect(await horizontalOverflow(page)).toBe(0);
     await screenshot(page, 'shell-phone');
     await ctx.close();
+  });
+
+  it('the site name an administrator sets shows on the login page, in the title bar and the tab', async () => {
+    const token = await apiToken(admin().username, admin().password);
+    await api(token, 'POST', '/api/update_settings', { site_name: 'Family files' });
+    try {
+      const ctx = await newContext(browser);
+      const page = await ctx.newPage();
+      await page.goto('/auth');
+      await page.getByRole('heading', { name: 'Sign in to Family files' }).waitFor();
+      expect(await page.title()).toBe('Sign in · Family files');
+      await login(page, admin().username, admin().password);
+      await expect.poll(() => page.locator('.brand .name').textContent()).toBe('Family files');
+      await expect.poll(() => page.title()).toMatch(/· Family files$/);
+      await ctx.close();
+    } finally {
+      await api(token, 'POST', '/api/update_settings', { site_name: '' });
+    }
   });
 });

@@ -38,8 +38,9 @@ export const pages: Page[] = [
     visible: () => session.commandRunner,
     load: () => import('./admin/CommandPage.svelte'),
   },
-  { path: '/admin/about', title: 'About', group: 'admin', endpoint: '/api/get_version', load: () => import('./admin/AboutPage.svelte') },
   { path: '/profile', title: 'Profile', group: 'account', load: () => import('./profile/ProfilePage.svelte') },
+  // Everyone may see which version runs; installing updates stays with whoever may call /api/update.
+  { path: '/about', title: 'About', group: 'account', endpoint: '/api/get_version', load: () => import('./admin/AboutPage.svelte') },
 ];
 
 /** The page for a location path (`/auth` is not a page of the shell). Unknown paths: none. */
