@@ -18,16 +18,16 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApi, ResponseContent};
 
 use super::files::{parse_path, session};
-use super::security::DownloadAuth;
+use super::security::{DownloadAuth, TicketAuth};
 use super::{ApiResult, Auth, ErrorBody, Tag, TicketScope, ip_of};
 use crate::audit::AuditEvent;
-use crate::auth::AuthMethod;
+use crate::auth::{AuthMethod, TicketTarget};
 use crate::error::AppError;
 use crate::files::Proto;
 use crate::files::download::{ByteStream, DownloadKind, download_not_found};
 use crate::files::zip::{ZipLayout, ZipOptions};
 use crate::state::AppState;
-use crate::vfs::Entry;
+use crate::vfs::{Entry, VPath};
 
 pub struct DownloadApi;
 
@@ -43,11 +43,17 @@ pub struct DownloadZip {
     pub compress: Option<bool>,
 }
 
-/// Body of `/api/download_ticket`.
+/// Longest a zip ticket's paths may be together, in bytes: they travel in the URL.
+const MAX_ZIP_TICKET_PATH_BYTES: usize = 16 * 1024;
+
+/// Body of `/api/download_ticket`: `path`, or `paths` for a zip of several.
 #[derive(Debug, Object)]
 pub struct TicketRequest {
     /// Path of the file (or folder) the ticket opens.
     pub path: Option<String>,
+    /// Several files and folders: the ticket opens `GET /api/download_zip` for exactly these
+    /// (at most 16 KiB of paths together).
+    pub paths: Option<Vec<String>>,
 }
 
 /// A short-lived download URL.
@@ -189,7 +195,9 @@ impl DownloadApi {
         let path = parse_path(file_path.0.as_deref(), "No file path provided")?;
         let principal = auth.principal();
         let scope = req.extensions().get::<TicketScope>();
-        if principal.via == AuthMethod::Ticket && scope.is_none_or(|s| s.0 != path) {
+        if principal.via == AuthMethod::Ticket
+            && scope.is_none_or(|s| !matches!(&s.0, TicketTarget::Path(p) if *p == path))
+        {
             return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket").into());
         }
         let (inline, compress) = (flag("inline", inline.0.as_deref())?, flag("compress", compress.0.as_deref())?);
@@ -241,29 +249,30 @@ impl DownloadApi {
         auth: Auth,
         body: Json<DownloadZip>,
     ) -> ApiResult<ZipResponse> {
-        let raw = body.0.paths.unwrap_or_default();
-        if raw.is_empty() {
-            return Err(AppError::bad_request("paths_missing", "No paths provided").into());
-        }
-        if raw.len() > MAX_ZIP_PATHS {
-            return Err(AppError::bad_request("too_many_paths", format!("At most {MAX_ZIP_PATHS} paths")).into());
-        }
-        let mut paths = Vec::with_capacity(raw.len());
-        for p in &raw {
-            let p = parse_path(Some(p), "Empty path")?;
-            if !paths.contains(&p) {
-                paths.push(p);
-            }
-        }
-        let fs = session(&state, req, &auth);
-        let opts =
-            ZipOptions { compress: body.0.compress.unwrap_or(false), max_entries: state.config.files.zip_max_entries };
-        let stream = fs.zip(&paths, ZipLayout::Named, opts).await?;
-        let name = match paths.as_slice() {
-            [one] => one.name().unwrap_or("download"),
-            _ => "download",
+        let paths = zip_paths(body.0.paths.unwrap_or_default())?;
+        zip_of(&state, req, auth.principal(), &paths, body.0.compress.unwrap_or(false)).await
+    }
+
+    /// The zip of several paths for a browser download: authenticated only by a zip ticket
+    /// (`POST /api/download_ticket {paths}`), which names the paths; nothing else is zipped.
+    #[oai(path = "/api/download_zip", method = "get", operation_id = "download_zip_ticket")]
+    async fn download_zip_ticket(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: TicketAuth,
+        /// `1`: deflate the entries (default: stored).
+        compress: poem_openapi::param::Query<Option<String>>,
+    ) -> ApiResult<ZipResponse> {
+        let principal = auth.principal();
+        let Some(TicketScope(TicketTarget::Zip(paths))) = req.extensions().get::<TicketScope>() else {
+            return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket").into());
         };
-        Ok(ZipResponse::Ok(Binary(Body::from_bytes_stream(stream)), disposition("attachment", &format!("{name}.zip"))))
+        if principal.via != AuthMethod::Ticket {
+            return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket").into());
+        }
+        let compress = flag("compress", compress.0.as_deref())?;
+        zip_of(&state, req, principal, paths, compress).await
     }
 
     /// A short-lived URL (see `files.ticket_ttl`, at most 5 minutes) that downloads one path
@@ -277,18 +286,88 @@ impl DownloadApi {
         auth: Auth,
         body: Json<TicketRequest>,
     ) -> ApiResult<Json<DownloadTicket>> {
-        let path = parse_path(body.0.path.as_deref(), "No path provided")?;
-        session(&state, req, &auth).download_kind(&path).await.map_err(download_not_found)?;
-        let (ticket, expires_in) = state.auth.issue_ticket(auth.principal(), &path)?;
+        let fs = session(&state, req, &auth);
+        let target = match (body.0.path.as_deref(), body.0.paths) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::bad_request("path_or_paths", "Give either `path` or `paths`, not both").into());
+            }
+            (_, Some(raw)) => {
+                let paths = zip_paths(raw)?;
+                if paths.iter().map(|p| p.to_string().len() + 1).sum::<usize>() > MAX_ZIP_TICKET_PATH_BYTES {
+                    return Err(AppError::TooLarge {
+                        code: "too_large",
+                        message: "Too many paths for one ticket; use POST /api/download_zip".into(),
+                    }
+                    .into());
+                }
+                for p in &paths {
+                    fs.download_kind(p).await.map_err(download_not_found)?;
+                }
+                TicketTarget::Zip(paths)
+            }
+            (path, None) => {
+                let path = parse_path(path, "No path provided")?;
+                fs.download_kind(&path).await.map_err(download_not_found)?;
+                TicketTarget::Path(path)
+            }
+        };
+        let (ticket, expires_in) = state.auth.issue_ticket(auth.principal(), &target)?;
+        let (what, url) = match &target {
+            TicketTarget::Path(p) => (
+                p.to_string(),
+                format!("/api/download?file_path={}&ticket={ticket}", utf8_percent_encode(&p.to_string(), QUERY)),
+            ),
+            TicketTarget::Zip(paths) => (
+                format!("zip of {}", paths.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+                format!("/api/download_zip?ticket={ticket}"),
+            ),
+        };
         state.audit.record(
             AuditEvent::new("download_ticket")
                 .actor(&auth.principal().username)
                 .ip(ip_of(req))
-                .detail(format!("{path} ttl={expires_in}s")),
+                .detail(format!("{what} ttl={expires_in}s")),
         );
-        let url = format!("/api/download?file_path={}&ticket={ticket}", utf8_percent_encode(&path.to_string(), QUERY));
         Ok(Json(DownloadTicket { url, ticket, expires_in }))
     }
+}
+
+/// The paths of a zip request: at least one, at most [`MAX_ZIP_PATHS`], each valid, without
+/// repeats (first occurrence kept).
+fn zip_paths(raw: Vec<String>) -> Result<Vec<VPath>, AppError> {
+    if raw.is_empty() {
+        return Err(AppError::bad_request("paths_missing", "No paths provided"));
+    }
+    if raw.len() > MAX_ZIP_PATHS {
+        return Err(AppError::bad_request("too_many_paths", format!("At most {MAX_ZIP_PATHS} paths")));
+    }
+    let mut paths = Vec::with_capacity(raw.len());
+    for p in &raw {
+        let p = parse_path(Some(p), "Empty path")?;
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
+    Ok(paths)
+}
+
+/// One zip of `paths` for `principal`, each under its own name; every path is checked before
+/// anything is sent.
+async fn zip_of(
+    state: &AppState,
+    req: &Request,
+    principal: &crate::auth::Principal,
+    paths: &[VPath],
+    compress: bool,
+) -> ApiResult<ZipResponse> {
+    let fs = state.files.session(principal, ip_of(req), Proto::Http);
+    let opts = ZipOptions { compress, max_entries: state.config.files.zip_max_entries };
+    let stream = fs.zip(paths, ZipLayout::Named, opts).await?;
+    let name = match paths {
+        [one] => one.name().unwrap_or("download"),
+        _ => "download",
+    };
+    Ok(ZipResponse::Ok(Binary(Body::from_bytes_stream(stream)), disposition("attachment", &format!("{name}.zip"))))
 }
 
 /// Characters kept as-is in a query value (besides alphanumerics): RFC 3986 unreserved, `/`.

@@ -20,7 +20,7 @@ mod v1;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use poem_openapi::OpenApiService;
 use poem_openapi::payload::Json;
@@ -28,7 +28,7 @@ use poem_openapi::payload::Json;
 pub use error::{ApiError, ApiResult, ErrorBody};
 pub use security::{Auth, V1Auth};
 
-use crate::auth::Principal;
+use crate::auth::{Principal, TicketTarget};
 use crate::config::cidr_contains;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -236,20 +236,23 @@ async fn v1_error_shape(resp: Response) -> Response {
     resp
 }
 
-/// The one endpoint that accepts a download ticket in its query string.
+/// The endpoint that accepts a one-path download ticket in its query string.
 pub const TICKET_ENDPOINT: &str = "/api/download";
+/// The endpoint whose `GET` accepts a zip ticket (several paths) in its query string.
+pub const ZIP_TICKET_ENDPOINT: &str = "/api/download_zip";
 
-/// The path a download ticket was checked against, stored by the gate; the download handler
-/// refuses a ticket-authenticated request whose `file_path` differs from it.
+/// What a download ticket was checked against, stored by the gate; the download handlers
+/// refuse a ticket-authenticated request that asks for anything else.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TicketScope(pub crate::vfs::VPath);
+pub struct TicketScope(pub TicketTarget);
 
 /// Credentials from headers only — never the query string, with one narrow exception: a
-/// download ticket (`?ticket=`) on [`TICKET_ENDPOINT`] when no credential header is present.
+/// download ticket (`?ticket=`) on [`TICKET_ENDPOINT`], or on `GET` [`ZIP_TICKET_ENDPOINT`],
+/// when no credential header is present.
 async fn authenticate(state: &AppState, req: &mut Request, ip: IpAddr, path: &str) -> Result<Principal, AppError> {
     let has_header = req.headers().contains_key(header::AUTHORIZATION) || req.headers().contains_key("x-api-key");
-    if !has_header && path == TICKET_ENDPOINT {
-        return authenticate_ticket(state, req);
+    if !has_header && (path == TICKET_ENDPOINT || (path == ZIP_TICKET_ENDPOINT && req.method() == Method::GET)) {
+        return authenticate_ticket(state, req, path);
     }
     let authz = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if let Some(value) = authz {
@@ -269,9 +272,11 @@ async fn authenticate(state: &AppState, req: &mut Request, ip: IpAddr, path: &st
     Err(AppError::unauthorized("unauthorized", "Unauthorized"))
 }
 
-/// A download ticket from the query: exactly one `ticket` and exactly one `file_path` (so the
-/// gate and the handler cannot read different values), the ticket naming that very path.
-fn authenticate_ticket(state: &AppState, req: &mut Request) -> Result<Principal, AppError> {
+/// A download ticket from the query: exactly one `ticket`. On [`TICKET_ENDPOINT`] also
+/// exactly one `file_path` (so the gate and the handler cannot read different values) and a
+/// ticket naming that very path; on [`ZIP_TICKET_ENDPOINT`] a zip ticket, whose paths are
+/// the only ones zipped.
+fn authenticate_ticket(state: &AppState, req: &mut Request, endpoint: &str) -> Result<Principal, AppError> {
     let unauthorized = || AppError::unauthorized("unauthorized", "Unauthorized");
     let query: Vec<(String, String)> = req.params().map_err(|_| unauthorized())?;
     let one = |name: &str| {
@@ -281,12 +286,22 @@ fn authenticate_ticket(state: &AppState, req: &mut Request) -> Result<Principal,
             _ => None,
         }
     };
-    let (Some(ticket), Some(file_path)) = (one("ticket"), one("file_path")) else {
+    let Some(ticket) = one("ticket") else {
         return Err(unauthorized());
     };
     let ticket_invalid = || AppError::unauthorized("ticket_invalid", "Invalid download ticket");
-    let target = crate::vfs::VPath::parse(file_path).map_err(|_| ticket_invalid())?;
-    let principal = state.auth.authenticate_ticket(ticket, &target)?;
+    let (principal, target) = state.auth.authenticate_ticket(ticket)?;
+    let fits = match &target {
+        TicketTarget::Path(p) if endpoint == TICKET_ENDPOINT => {
+            let file_path = one("file_path").ok_or_else(unauthorized)?;
+            crate::vfs::VPath::parse(file_path).map_err(|_| ticket_invalid())? == *p
+        }
+        TicketTarget::Zip(_) => endpoint == ZIP_TICKET_ENDPOINT,
+        TicketTarget::Path(_) => false,
+    };
+    if !fits {
+        return Err(ticket_invalid());
+    }
     req.extensions_mut().insert(TicketScope(target));
     Ok(principal)
 }

@@ -73,11 +73,18 @@ async fn from_gate_ticket(req: &Request, _: ApiKey) -> Option<Principal> {
     req.extensions().get::<Principal>().cloned()
 }
 
-/// A download ticket from `/api/download_ticket`, in the `ticket` query parameter. Accepted by
-/// `/api/download` only, for the one path it names, and only without a credential header.
+/// A download ticket from `/api/download_ticket`, in the `ticket` query parameter, and only
+/// without a credential header: accepted by `/api/download` for the one path it names, and by
+/// `GET /api/download_zip` for the paths it bundles.
 #[derive(SecurityScheme)]
 #[oai(ty = "api_key", key_name = "ticket", key_in = "query", checker = "from_gate_ticket")]
 pub struct TicketAuth(Principal);
+
+impl TicketAuth {
+    pub fn principal(&self) -> &Principal {
+        &self.0
+    }
+}
 
 /// Bearer token, API key, or (for `/api/download` only) a download ticket.
 #[derive(SecurityScheme)]

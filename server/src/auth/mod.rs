@@ -24,6 +24,7 @@ pub use defender::Defender;
 use defender::FailureOutcome;
 pub use password::PasswordHasherService;
 use ticket::TicketService;
+pub use ticket::TicketTarget;
 use token::TokenService;
 
 /// The built-in role that may call every endpoint.
@@ -229,25 +230,25 @@ impl AuthService {
         }
     }
 
-    /// Issues a download ticket for `path` to `who` (the caller checks that `who` may read
+    /// Issues a download ticket for `target` to `who` (the caller checks that `who` may read
     /// it); returns the ticket and its lifetime in seconds.
-    pub fn issue_ticket(&self, who: &Principal, path: &crate::vfs::VPath) -> AppResult<(String, u64)> {
+    pub fn issue_ticket(&self, who: &Principal, target: &TicketTarget) -> AppResult<(String, u64)> {
         let version = self
             .user(who.user_id)
             .map(|u| u.token_version)
             .ok_or_else(|| AppError::unauthorized("token_revoked", "Token is no longer valid"))?;
-        self.tickets.issue(who.user_id, version, path)
+        self.tickets.issue(who.user_id, version, target)
     }
 
-    /// Verifies a download ticket for `path`: signature, expiry, purpose, the user's current
-    /// token version, and that the ticket names exactly `path`.
-    pub fn authenticate_ticket(&self, ticket: &str, path: &crate::vfs::VPath) -> AppResult<Principal> {
+    /// Verifies a download ticket: signature, expiry, purpose and the user's current token
+    /// version. Returns who it authenticates and what it opens; the gate then checks that the
+    /// request asks for exactly that.
+    pub fn authenticate_ticket(&self, ticket: &str) -> AppResult<(Principal, TicketTarget)> {
         let grant = self.tickets.verify(ticket)?;
-        if grant.path != *path {
-            return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket"));
-        }
         match self.user(grant.user_id) {
-            Some(u) if !u.disabled && u.token_version == grant.version => Ok(Principal::of(&u, AuthMethod::Ticket)),
+            Some(u) if !u.disabled && u.token_version == grant.version => {
+                Ok((Principal::of(&u, AuthMethod::Ticket), grant.target))
+            }
             _ => Err(AppError::unauthorized("token_revoked", "Token is no longer valid")),
         }
     }

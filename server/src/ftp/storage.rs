@@ -265,6 +265,14 @@ impl StorageBackend<FtpUser> for NookStorage {
                 tokio::time::sleep(wait).await;
             }
         }
+        // The end of data may be the client giving up because its control connection was
+        // closed (a stop, or a close through the API): a client that sees the control
+        // connection drop before `150` closes the data connection at once, so the data looks
+        // complete and empty. Commit only a transfer that ended while its connection lived.
+        if *closed.borrow() {
+            upload.abort().await;
+            return Err(ErrorKind::ConnectionClosed.into());
+        }
         let replaced = upload.replaced();
         let size = upload.commit().await.map_err(ftp_error)?;
         let delta = i64::try_from(size).unwrap_or(i64::MAX) - i64::try_from(replaced.unwrap_or(0)).unwrap_or(0);

@@ -941,3 +941,68 @@ async fn tickets_are_only_issued_for_readable_paths() {
     let r = app.post("/api/download_ticket", &token, json!({"path": "/alice/../bob/x"})).send().await.expect("ticket");
     expect_error(r, StatusCode::BAD_REQUEST, "path_invalid").await;
 }
+
+#[tokio::test]
+async fn a_zip_ticket_downloads_exactly_its_paths_without_a_header() {
+    let app = TestApp::spawn().await;
+    make_tree(&app, "/alice/tree");
+    put(&app, "/pub/notes.txt", b"notes");
+    put(&app, "/bob/x", SECRET);
+    let token = alice(&app).await;
+    let (status, t) = json_of(
+        app.post("/api/download_ticket", &token, json!({"paths": ["/alice/tree/sub", "/pub/notes.txt"]}))
+            .send()
+            .await
+            .expect("ticket"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let url = t["url"].as_str().expect("url").to_string();
+    assert_eq!(url, format!("/api/download_zip?ticket={}", t["ticket"].as_str().expect("ticket")));
+
+    // As a browser navigation would fetch it: no header, the paths come from the ticket.
+    let r = app.req(Method::GET, &url).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(hdr(&r, "content-disposition"), "attachment; filename=\"download.zip\"; filename*=UTF-8''download.zip");
+    let zip = app.dir.path().join("ticket.zip");
+    save(r, &zip).await;
+    let names: Vec<String> = verify_zip(&zip).0.into_keys().collect();
+    assert_eq!(names, vec!["notes.txt", "sub/b.bin", "sub/deeper/c.txt", "sub/deeper/ünïcødé €.txt"]);
+    let r = app.req(Method::GET, &format!("{url}&compress=1")).send().await.expect("get deflated");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // A zip ticket opens nothing else: not /api/download for one of its paths, not another zip.
+    let ticket = t["ticket"].as_str().expect("ticket");
+    let r = app.req(Method::GET, &format!("/api/download?file_path=/pub/notes.txt&ticket={ticket}")).send().await;
+    expect_error(r.expect("get"), StatusCode::UNAUTHORIZED, "ticket_invalid").await;
+    // A one-path ticket does not open the zip endpoint.
+    let one = ticket_of(&app, &token, "/pub/notes.txt").await;
+    let r = app.req(Method::GET, &format!("/api/download_zip?ticket={one}")).send().await.expect("get");
+    expect_error(r, StatusCode::UNAUTHORIZED, "ticket_invalid").await;
+    // GET without a ticket (even with a valid login token) and a tampered ticket are refused.
+    let r = app.req(Method::GET, "/api/download_zip").bearer_auth(&token).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app.req(Method::GET, "/api/download_zip?ticket=x.y.z").send().await.expect("get");
+    expect_error(r, StatusCode::UNAUTHORIZED, "ticket_invalid").await;
+
+    // Issued only for paths the caller may read, and not for `path` and `paths` at once.
+    let r = app.post("/api/download_ticket", &token, json!({"paths": ["/pub/notes.txt", "/bob/x"]})).send().await;
+    expect_error(r.expect("ticket"), StatusCode::FORBIDDEN, "permission_denied").await;
+    let r = app.post("/api/download_ticket", &token, json!({"paths": []})).send().await.expect("ticket");
+    expect_error(r, StatusCode::BAD_REQUEST, "paths_missing").await;
+    let r = app.post("/api/download_ticket", &token, json!({"path": "/pub/notes.txt", "paths": ["/pub/notes.txt"]}));
+    expect_error(r.send().await.expect("ticket"), StatusCode::BAD_REQUEST, "path_or_paths").await;
+    let long: Vec<String> = (0..200).map(|i| format!("/pub/{}-{i}", "n".repeat(100))).collect();
+    let r = app.post("/api/download_ticket", &token, json!({"paths": long})).send().await.expect("ticket");
+    expect_error(r, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+
+    // It dies with the session.
+    let r = app.req(Method::POST, "/api/user/logout").bearer_auth(&token).send().await.expect("logout");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.req(Method::GET, &url).send().await.expect("get");
+    expect_error(r, StatusCode::UNAUTHORIZED, "token_revoked").await;
+}
+
+async fn ticket_of(app: &TestApp, token: &str, path: &str) -> String {
+    ticket(app, token, path).await["ticket"].as_str().expect("ticket").to_string()
+}

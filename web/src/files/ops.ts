@@ -1,7 +1,8 @@
 // Every server call of the file manager, on the typed client. Components call these and show
 // `messageOf(e)` when they throw; none of them decides permissions (the server does).
 
-import { authHeaders, client, errorFromResponse, networkError, ok, sessionExpired, type Schemas } from '../lib/api';
+import { ApiError, authHeaders, client, errorFromResponse, networkError, ok, sessionExpired, type Schemas } from '../lib/api';
+import { can } from '../lib/session.svelte';
 import { basename, join, parent } from '../lib/paths';
 
 export type Entry = Schemas['FileEntry'];
@@ -84,8 +85,21 @@ export async function downloadPath(path: string): Promise<void> {
   clickDownload(await ticketUrl(path));
 }
 
-/** Several paths as one zip (POST /api/download_zip needs the header, so it is fetched). */
+/**
+ * Several paths as one zip. Normally through a zip ticket, so the browser streams the archive
+ * straight to its downloads; when the role may not ask for tickets, or the selection is too
+ * long for one (413), the archive is fetched with the header and handed over from memory.
+ */
 export async function downloadZip(paths: string[]): Promise<void> {
+  if (can('/api/download_ticket')) {
+    try {
+      const t = await ok(client.POST('/api/download_ticket', { body: { paths } }));
+      clickDownload(t.url);
+      return;
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 413)) throw e;
+    }
+  }
   let res: Response;
   try {
     res = await fetch('/api/download_zip', {
