@@ -83,7 +83,9 @@ impl Conn {
 
     /// Ends the connection now: transfers abort (no partial files) and the socket closes.
     pub fn close(&self) {
-        let _ = self.closed.send(true);
+        // `send_replace`, not `send`: `send` drops the value when no transfer is subscribed
+        // yet, and a transfer starting a moment later would then miss the close.
+        self.closed.send_replace(true);
         if let Some(s) = self.socket.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             let _ = s.shutdown(std::net::Shutdown::Both);
         }

@@ -24,7 +24,7 @@ async fn ftp_app(extra: &str) -> (TestApp, String, u16) {
     (app, admin, port)
 }
 
-async fn start_ftp(app: &TestApp, admin: &str) -> u16 {
+pub(crate) async fn start_ftp(app: &TestApp, admin: &str) -> u16 {
     let (s, b) = json_of(app.post("/api/ftp/start", admin, json!({})).send().await.expect("start")).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["status"], "FTP server started");
@@ -53,7 +53,7 @@ fn py(port: u16, script: &str) -> (bool, String) {
     (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
-async fn create_account(app: &TestApp, admin: &str, body: Value) {
+pub(crate) async fn create_account(app: &TestApp, admin: &str, body: Value) {
     let (s, b) = json_of(app.post("/api/ftp/create_user", admin, body).send().await.expect("create")).await;
     assert_eq!((s, b), (StatusCode::OK, json!({"status": "FTP user created"})));
 }

@@ -8,6 +8,7 @@ mod download;
 mod files;
 mod ftp;
 mod openapi;
+mod reliability;
 mod roles;
 mod settings_logs;
 mod system;

@@ -16,12 +16,12 @@ use crate::common::*;
 
 const TUS: &str = "1.0.0";
 
-fn root(app: &TestApp) -> PathBuf {
+pub(crate) fn root(app: &TestApp) -> PathBuf {
     app.data_dir().join("files")
 }
 
 /// Every staging file under `dir`, at any depth.
-fn staging_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn staging_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -57,7 +57,7 @@ fn files_named(dir: &Path, needle: &str) -> Vec<PathBuf> {
 }
 
 /// Waits (up to 10 s) until no staging file is left under the storage root.
-async fn no_staging_left(app: &TestApp) {
+pub(crate) async fn no_staging_left(app: &TestApp) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left = staging_files(&root(app));
@@ -69,23 +69,23 @@ async fn no_staging_left(app: &TestApp) {
     }
 }
 
-fn random_bytes(n: usize) -> Vec<u8> {
+pub(crate) fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
     rand::Rng::fill(&mut rand::rng(), &mut v[..]);
     v
 }
 
-fn sha(data: &[u8]) -> Vec<u8> {
+pub(crate) fn sha(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()
 }
 
-async fn mkdir(app: &TestApp, token: &str, path: &str, name: &str) {
+pub(crate) async fn mkdir(app: &TestApp, token: &str, path: &str, name: &str) {
     let r =
         app.post("/api/create_folder", token, json!({"path": path, "folder_name": name})).send().await.expect("mkdir");
     assert_eq!(r.status(), StatusCode::OK, "mkdir {path}/{name}");
 }
 
-async fn put(app: &TestApp, token: &str, path: &str, body: Vec<u8>, overwrite: bool) -> reqwest::Response {
+pub(crate) async fn put(app: &TestApp, token: &str, path: &str, body: Vec<u8>, overwrite: bool) -> reqwest::Response {
     app.req(Method::PUT, "/api/put_file")
         .bearer_auth(token)
         .query(&[("path", path), ("overwrite", if overwrite { "true" } else { "false" })])
@@ -95,11 +95,11 @@ async fn put(app: &TestApp, token: &str, path: &str, body: Vec<u8>, overwrite: b
         .expect("put")
 }
 
-fn file_part(name: &str, data: Vec<u8>) -> Part {
+pub(crate) fn file_part(name: &str, data: Vec<u8>) -> Part {
     Part::bytes(data).file_name(name.to_string()).mime_str("application/octet-stream").expect("mime")
 }
 
-async fn upload(app: &TestApp, token: &str, form: Form) -> reqwest::Response {
+pub(crate) async fn upload(app: &TestApp, token: &str, form: Form) -> reqwest::Response {
     app.req(Method::POST, "/api/upload").bearer_auth(token).multipart(form).send().await.expect("upload")
 }
 
@@ -455,7 +455,7 @@ async fn put_of_256_mib_keeps_server_memory_flat() {
 
 // ---- tus ----
 
-fn tus_metadata(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn tus_metadata(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v)))
@@ -475,7 +475,7 @@ async fn tus_create(app: &TestApp, token: &str, length: u64, metadata: &str) -> 
 }
 
 /// Creates an upload; returns its URL path (`/api/tus/<id>`).
-async fn tus_new(app: &TestApp, token: &str, length: u64, metadata: &str) -> String {
+pub(crate) async fn tus_new(app: &TestApp, token: &str, length: u64, metadata: &str) -> String {
     let r = tus_create(app, token, length, metadata).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.headers()["tus-resumable"], TUS);
@@ -497,7 +497,7 @@ async fn tus_offset(app: &TestApp, token: &str, loc: &str) -> u64 {
     r.headers()["upload-offset"].to_str().expect("offset").parse().expect("number")
 }
 
-async fn tus_patch(app: &TestApp, token: &str, loc: &str, offset: u64, data: Vec<u8>) -> reqwest::Response {
+pub(crate) async fn tus_patch(app: &TestApp, token: &str, loc: &str, offset: u64, data: Vec<u8>) -> reqwest::Response {
     app.req(Method::PATCH, loc)
         .bearer_auth(token)
         .header("Tus-Resumable", TUS)

@@ -107,8 +107,18 @@ where
         // Open the data connection in a new task and process it.
         // We cannot await this since we first need to let the client know where to connect :-)
         tokio::spawn(async move {
-            // Timeout if the client doesn't connect to the socket in a while, to avoid leaving the socket hanging open permanently.
-            let r = tokio::time::timeout(Duration::from_secs(15), listener.accept()).await;
+            // Nook patch: give the port up as soon as the control connection is gone, too.
+            // Upstream keeps it bound for the whole timeout, so sessions closed between PASV
+            // and the data connection (a server stop) could leave no passive port free.
+            let control = args.tx_control_chan.clone();
+            let r = tokio::select! {
+                // Timeout if the client doesn't connect to the socket in a while, to avoid leaving the socket hanging open permanently.
+                r = tokio::time::timeout(Duration::from_secs(15), listener.accept()) => r,
+                _ = control.closed() => {
+                    slog::info!(args.logger, "Control connection closed before the data connection");
+                    return;
+                }
+            };
             match r {
                 Ok(Ok((socket, _socket_addr))) => datachan::spawn_processing(args.logger, args.session, socket).await,
                 Ok(Err(e)) => slog::error!(args.logger, "Error waiting for data connection: {}", e),
