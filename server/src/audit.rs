@@ -85,6 +85,11 @@ impl AuditCounters {
 
 const CHANNEL: usize = 4096;
 const BATCH: usize = 512;
+/// How long the writer waits for more events after the first of a batch. Without it, a busy
+/// server (thousands of downloads a second, each audited) writes a transaction per handful of
+/// events and spends a fifth of its CPU in SQLite (measured with `bench/run`); with it, a
+/// batch holds what arrives in this window. A flush request ends the wait at once.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Audit {
     /// Starts the writer task; it ends when every handle is dropped, after writing what is queued.
@@ -132,15 +137,25 @@ async fn writer(db: DatabaseConnection, mut rx: mpsc::Receiver<Msg>) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut waiters = Vec::new();
     while let Some(first) = rx.recv().await {
+        let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Event(row) => batch.push(row),
                 Msg::Flush(done) => waiters.push(done),
             }
-            if batch.len() < BATCH {
-                next = rx.try_recv().ok();
+            if batch.len() >= BATCH {
+                break;
             }
+            next = match rx.try_recv() {
+                Ok(msg) => Some(msg),
+                // Nothing queued: wait for more until the deadline, unless someone waits for
+                // the events to be written.
+                Err(mpsc::error::TryRecvError::Empty) if waiters.is_empty() => {
+                    tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten()
+                }
+                Err(_) => None,
+            };
         }
         if !batch.is_empty() {
             let rows = std::mem::take(&mut batch);

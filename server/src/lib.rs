@@ -125,12 +125,6 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     let limits = files::FileLimits { max_upload_size: config.files.max_upload_size };
     let files = files::FileService::new(Arc::new(vfs), audit.clone(), limits);
     let tus = files::tus::TusService::new(db.clone(), files.clone(), config.files.upload_expiry.0);
-    // Staging files left by a crash or kill are never a valid upload: remove them all, except
-    // those of resumable uploads, which continue after a restart.
-    let swept = tus.sweep_orphans(Duration::ZERO).await?;
-    if swept > 0 {
-        tracing::info!(swept, "removed leftover staging files");
-    }
     let accounts = Arc::new(ftp::accounts::AccountService::new(db.clone(), auth.clone(), files.clone()));
     let ftp = Arc::new(ftp::FtpController::new(
         db.clone(),
@@ -195,6 +189,10 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
 /// `Nook listening on http://ADDR` once bound. Returns how it stopped; on [`Exit::Restart`]
 /// the caller (after dropping the runtime) runs [`restart_in_place`].
 pub async fn serve(config: Config) -> Result<(Exit, Option<RestartPlan>), StartError> {
+    // File timestamps come from a coarse clock that may lag this one by a tick; a staging file
+    // created right after start must never fall before the start-up sweep's cutoff.
+    let now = std::time::SystemTime::now();
+    let started = now.checked_sub(STAGING_CLOCK_SLACK).unwrap_or(now);
     let (state, audit_task) = build_state(config).await?;
     if let Some(password) =
         state.users.ensure_first_admin(&state.config.admin_user, state.config.admin_password.as_deref()).await?
@@ -220,6 +218,7 @@ pub async fn serve(config: Config) -> Result<(Exit, Option<RestartPlan>), StartE
     let _ = std::io::stdout().flush();
     tracing::info!(%local, root = %state.root.display(), "started");
     let watcher = tokio::spawn(watch_users(state.clone()));
+    let startup_sweep = tokio::spawn(sweep_leftovers(state.clone(), started));
     state.ftp.start_if_wanted(&state.settings).await;
     let sweeper = tokio::spawn(state.tus.clone().run_sweeper());
     let signals = tokio::spawn({
@@ -244,6 +243,8 @@ pub async fn serve(config: Config) -> Result<(Exit, Option<RestartPlan>), StartE
     let _ = state.ftp.stop(false).await;
     sweeper.abort();
     let _ = sweeper.await;
+    startup_sweep.abort();
+    let _ = startup_sweep.await;
     if let Some(m) = metrics_server {
         let _ = m.await;
     }
@@ -311,6 +312,22 @@ async fn serve_metrics(state: &Arc<AppState>) -> Result<Option<tokio::task::Join
             tracing::warn!(error = %e, "metrics listener failed");
         }
     })))
+}
+
+/// How far before the start the start-up sweep's cutoff lies (see `serve`).
+const STAGING_CLOCK_SLACK: Duration = Duration::from_millis(100);
+
+/// Removes the staging files a crash or kill left behind — never a valid upload — except those
+/// of resumable uploads, which continue after a restart. It walks the whole storage root, so it
+/// runs beside the server instead of before it: start-up does not grow with the number of
+/// files. Files modified after `cutoff` (this run's uploads) are left alone; anything the
+/// cutoff's slack spares is taken by the periodic orphan sweep.
+async fn sweep_leftovers(state: Arc<AppState>, cutoff: std::time::SystemTime) {
+    match state.tus.sweep_orphans_before(cutoff).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "removed leftover staging files"),
+        Err(e) => tracing::warn!(error = %e, "start-up staging sweep failed"),
+    }
 }
 
 /// Picks up user changes made outside this process (`nook user passwd`, other replicas).

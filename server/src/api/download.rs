@@ -24,7 +24,7 @@ use crate::audit::AuditEvent;
 use crate::auth::{AuthMethod, TicketTarget};
 use crate::error::AppError;
 use crate::files::Proto;
-use crate::files::download::{ByteStream, DownloadKind, download_not_found};
+use crate::files::download::{ByteStream, DownloadTarget, download_not_found};
 use crate::files::zip::{ZipLayout, ZipOptions};
 use crate::state::AppState;
 use crate::vfs::{Entry, VPath};
@@ -202,14 +202,13 @@ impl DownloadApi {
         }
         let (inline, compress) = (flag("inline", inline.0.as_deref())?, flag("compress", compress.0.as_deref())?);
         let fs = state.files.session(principal, ip_of(req), Proto::Http);
-        match fs.download_kind(&path).await.map_err(download_not_found)? {
-            DownloadKind::Folder(_) => {
+        match fs.open_for_download(&path).await.map_err(download_not_found)? {
+            DownloadTarget::Folder(_) => {
                 let opts = ZipOptions { compress, max_entries: state.config.files.zip_max_entries };
                 let body = fs.zip(std::slice::from_ref(&path), ZipLayout::Contents, opts).await?;
                 Ok(FileResponse(zip_response(body, path.name().unwrap_or("download"))))
             }
-            DownloadKind::File(_) => {
-                let open = fs.open_download(&path).await.map_err(download_not_found)?;
+            DownloadTarget::File(open) => {
                 let entry = open.entry().clone();
                 let v = Validators::of(&entry);
                 let headers = req.headers();

@@ -15,13 +15,11 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::stream::BoxStream;
-use tokio::io::AsyncReadExt as _;
-use tokio_util::io::ReaderStream;
 
 use super::{FileResult, Proto, UserFs, denied};
 use crate::audit::{Audit, AuditEvent};
 use crate::error::AppError;
-use crate::vfs::{BLOCK_SIZE, Entry, VPath};
+use crate::vfs::{Entry, FsError, VPath};
 
 /// Bytes on their way to a client. An `Err` item means the transfer failed part-way: the HTTP
 /// layer must abort the connection rather than end the body cleanly.
@@ -90,6 +88,38 @@ impl UserFs {
     }
 }
 
+/// What `/api/download` found at a path.
+pub enum DownloadTarget {
+    /// A file, already opened (and, when small, already read).
+    File(OpenDownload),
+    /// A folder: downloaded as a zip of what the caller may read in it.
+    Folder(Entry),
+}
+
+impl UserFs {
+    /// [`UserFs::download_kind`] and [`UserFs::open_download`] in one step: the common case
+    /// (a file the caller may list and read) costs one open on the blocking pool instead of a
+    /// stat, then an open. Anything else — a folder, or a path the caller may not read, which
+    /// must be refused whether or not it exists — goes through `download_kind` as before.
+    pub async fn open_for_download(&self, path: &VPath) -> FileResult<DownloadTarget> {
+        let perms = self.rules.perms();
+        if perms.list && perms.download && self.rules.can_read(path) {
+            match self.svc.vfs.open_read(path, 0).await {
+                Ok((handle, entry)) => {
+                    let recorder = self.recorder("download", path.to_string());
+                    return Ok(DownloadTarget::File(OpenDownload { handle, entry, path: path.clone(), recorder }));
+                }
+                Err(FsError::IsADirectory) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match self.download_kind(path).await? {
+            DownloadKind::Folder(entry) => Ok(DownloadTarget::Folder(entry)),
+            DownloadKind::File(_) => Ok(DownloadTarget::File(self.open_download(path).await?)),
+        }
+    }
+}
+
 /// A file opened for download; nothing is read until [`OpenDownload::stream`].
 pub struct OpenDownload {
     handle: crate::vfs::ReadHandle,
@@ -113,7 +143,7 @@ impl OpenDownload {
         if start > 0 || len != entry.size {
             recorder.detail = format!("{path} range={start}+{len}");
         }
-        let inner = ReaderStream::with_capacity(handle.take(len), BLOCK_SIZE);
+        let inner = handle.into_stream(len);
         Ok(Box::pin(Counted { inner, expected: len, sent: 0, recorder }))
     }
 }

@@ -37,6 +37,16 @@ impl FileService {
         Ok(self.vfs.sweep_staging_except(age, keep).await?)
     }
 
+    /// Removes staging files last modified at or before `cutoff`, except those of live
+    /// resumable uploads.
+    pub async fn sweep_staging_before(
+        &self,
+        cutoff: std::time::SystemTime,
+        keep: HashSet<StagingId>,
+    ) -> FileResult<u64> {
+        Ok(self.vfs.sweep_staging_before(cutoff, keep).await?)
+    }
+
     /// Records an event that no user session caused (sweeps).
     pub fn record_system(&self, action: &'static str, outcome: &'static str, detail: String) {
         self.audit.record(AuditEvent::new(action).actor("system").outcome(outcome).detail(detail));

@@ -12,7 +12,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use futures_util::StreamExt as _;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt as _, ReadBuf};
 use unftp_core::auth::UserDetail;
 use unftp_core::storage::{Error, ErrorKind, FEATURE_RESTART, Fileinfo, Metadata, Result, StorageBackend};
 
@@ -226,6 +227,47 @@ impl StorageBackend<FtpUser> for NookStorage {
             path: v,
         };
         Ok(Box::new(SyncReader(Mutex::new(reader))))
+    }
+
+    /// RETR. Unpaced transfers stream whole blocks straight from the file's read buffers to
+    /// the data connection (libunftp's default copies through an 8 KiB buffer: one write per
+    /// 8 KiB); paced ones go through [`Download`]'s throttle.
+    async fn get_into<'a, P, W: ?Sized>(
+        &self,
+        user: &FtpUser,
+        path: P,
+        start_pos: u64,
+        output: &'a mut W,
+    ) -> Result<u64>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Sync + Send,
+        P: AsRef<Path> + Send + fmt::Debug,
+    {
+        if user.download_kbps > 0 {
+            let mut reader = self.get(user, path, start_pos).await?;
+            return tokio::io::copy(&mut reader, output).await.map_err(Error::from);
+        }
+        let v = resolve(&user.home, path.as_ref())?;
+        let fs = self.fs(user, None);
+        let (handle, _) = fs.open_read(&v, start_pos).await.map_err(ftp_error)?;
+        let guard = self.conn.begin_transfer("download", v.to_string());
+        let mut closed = self.conn.closed();
+        let mut blocks = handle.into_stream(u64::MAX);
+        let copy = async {
+            while let Some(block) = blocks.next().await {
+                let block = block.map_err(Error::from)?;
+                output.write_all(&block).await.map_err(Error::from)?;
+                guard.add(block.len() as u64);
+            }
+            Ok(guard.bytes())
+        };
+        let result = tokio::select! {
+            r = copy => r,
+            // The connection is being closed (stop or kill): stop sending.
+            _ = super::session::raised(&mut closed) => Err(ErrorKind::ConnectionClosed.into()),
+        };
+        fs.record_download(&v, guard.bytes());
+        result
     }
 
     async fn put<P: AsRef<Path> + Send + fmt::Debug, R: AsyncRead + Send + Sync + Unpin + 'static>(

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use cap_std::fs::Dir;
 
@@ -132,6 +132,11 @@ pub(super) fn lands_inside(root: &Dir, from: &VPath, to: &VPath) -> Result<bool>
     };
     let real_to = resolve(root, &parent)?.child(name)?;
     Ok(real_to.is_within(&resolve(root, from)?))
+}
+
+/// The modification time at or before which a file is `older_than` old now.
+fn cutoff(older_than: Duration) -> SystemTime {
+    SystemTime::now().checked_sub(older_than).unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 fn boxed(st: Staging, written: u64, overwrite: bool) -> Box<dyn StagedWrite> {
@@ -256,11 +261,16 @@ impl Vfs for LocalFs {
     }
 
     fn sweep_staging(&self, older_than: Duration) -> VfsFuture<'_, u64> {
-        Box::pin(self.run(move |root, _| tree::sweep_sync(root, older_than, &HashSet::new())))
+        Box::pin(self.run(move |root, _| tree::sweep_sync(root, cutoff(older_than), &HashSet::new())))
     }
 
     fn sweep_staging_except(&self, older_than: Duration, keep: HashSet<StagingId>) -> VfsFuture<'_, u64> {
         let keep: HashSet<String> = keep.iter().map(StagingId::file_name).collect();
-        Box::pin(self.run(move |root, _| tree::sweep_sync(root, older_than, &keep)))
+        Box::pin(self.run(move |root, _| tree::sweep_sync(root, cutoff(older_than), &keep)))
+    }
+
+    fn sweep_staging_before(&self, cutoff: SystemTime, keep: HashSet<StagingId>) -> VfsFuture<'_, u64> {
+        let keep: HashSet<String> = keep.iter().map(StagingId::file_name).collect();
+        Box::pin(self.run(move |root, _| tree::sweep_sync(root, cutoff, &keep)))
     }
 }

@@ -226,6 +226,11 @@ pub trait Vfs: Send + Sync + 'static {
     /// Like [`Vfs::sweep_staging`], but keeps the staging files whose id is in `keep`
     /// (suspended resumable uploads that are still live), whatever their age.
     fn sweep_staging_except(&self, older_than: Duration, keep: HashSet<StagingId>) -> VfsFuture<'_, u64>;
+
+    /// Like [`Vfs::sweep_staging_except`], with an absolute cutoff: removes staging files last
+    /// modified at or before `cutoff` (start-up: just before this process started, so a sweep
+    /// running beside new uploads never takes theirs).
+    fn sweep_staging_before(&self, cutoff: std::time::SystemTime, keep: HashSet<StagingId>) -> VfsFuture<'_, u64>;
 }
 
 /// Runs blocking filesystem work on tokio's blocking pool.

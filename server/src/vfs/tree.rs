@@ -208,30 +208,36 @@ fn make_dir(dir: &Dir, name: &str, overwrite: bool) -> Result<()> {
 
 /// See [`super::Vfs::sweep_staging`]; `keep` holds staging *file names* never to remove.
 /// Unreadable subdirectories are logged and skipped so one bad directory cannot stop start-up.
-pub(super) fn sweep_sync(root: &Dir, older_than: Duration, keep: &HashSet<String>) -> Result<u64> {
+/// Removes staging files last modified at or before `cutoff` under the root, except those
+/// named in `keep`. Only staging names are stat'ed: directories are recognised from the
+/// directory entry's type, so sweeping a tree of 100,000 files costs one `getdents` pass,
+/// not 100,000 `stat` calls.
+pub(super) fn sweep_sync(root: &Dir, cutoff: SystemTime, keep: &HashSet<String>) -> Result<u64> {
     let now = SystemTime::now();
+    // As an age, so a file stamped in the future counts as new (age zero), as before.
+    let older_than = now.duration_since(cutoff).unwrap_or(Duration::ZERO);
     let mut removed = 0;
     let first = root.open_dir_nofollow(".")?;
-    let listing = read_dir_raw(&first, true)?.into_iter();
+    let listing = sweep_entries(&first)?.into_iter();
     let mut stack = vec![(first, listing)];
     while let Some((dir, entries)) = stack.last_mut() {
-        let Some((name, meta)) = entries.next() else {
+        let Some((name, is_dir)) = entries.next() else {
             stack.pop();
             continue;
         };
         if VPath::is_staging_name(&name) {
+            // A staging *directory* or link is not ours to delete; only regular files.
+            let Ok(meta) = dir.symlink_metadata(&name) else { continue };
             let age =
                 meta.modified().ok().and_then(|m| now.duration_since(m.into_std()).ok()).unwrap_or(Duration::ZERO);
-            // A staging *directory* or link is not ours to delete; only regular files.
             if meta.is_file() && age >= older_than && !keep.contains(&name) {
                 match dir.remove_file(&name) {
                     Ok(()) => removed += 1,
                     Err(e) => tracing::warn!(error = %e, "stale staging file not removed"),
                 }
             }
-        } else if meta.is_dir() {
-            let opened =
-                dir.open_dir_nofollow(&name).and_then(|d| read_dir_raw(&d, true).map_err(to_io).map(|l| (d, l)));
+        } else if is_dir {
+            let opened = dir.open_dir_nofollow(&name).and_then(|d| sweep_entries(&d).map_err(to_io).map(|l| (d, l)));
             match opened {
                 Ok((d, l)) => stack.push((d, l.into_iter())),
                 Err(e) => tracing::warn!(error = %e, "sweep skipped a directory"),
@@ -242,6 +248,31 @@ pub(super) fn sweep_sync(root: &Dir, older_than: Duration, keep: &HashSet<String
         tracing::info!(removed, "swept stale staging files");
     }
     Ok(removed)
+}
+
+/// `(name, is_dir)` of the entries a sweep looks at: staging names, and directories it may
+/// descend into (valid names; a link is never a directory here, so it is never followed).
+fn sweep_entries(dir: &Dir) -> Result<Vec<(String, bool)>> {
+    let mut out = Vec::new();
+    for item in dir.entries()? {
+        let item = item?;
+        let Ok(name) = item.file_name().into_string() else { continue };
+        if VPath::is_staging_name(&name) {
+            out.push((name, false));
+            continue;
+        }
+        if !VPath::is_valid_name(&name) {
+            continue;
+        }
+        // The type from `getdents` (a `stat` only on filesystems that do not report it).
+        match item.file_type() {
+            Ok(t) if t.is_dir() => out.push((name, true)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
 }
 
 fn to_io(e: FsError) -> io::Error {
