@@ -68,6 +68,10 @@ pub struct AuditCounters {
     pub logins_banned: AtomicU64,
     /// IPs banned.
     pub bans: AtomicU64,
+    /// Events waiting for room in the writer's queue (see [`Audit::record`]).
+    pub overflow: AtomicU64,
+    /// Events dropped because the writer fell [`OVERFLOW_MAX`] events behind.
+    pub dropped: AtomicU64,
 }
 
 impl AuditCounters {
@@ -84,6 +88,11 @@ impl AuditCounters {
 }
 
 const CHANNEL: usize = 4096;
+/// Most events waiting beyond the full queue. A writer that falls this far behind (the
+/// database stalled, or a flood of requests) costs at most this many events of memory
+/// (about 30 MiB); later events are dropped, counted and logged instead of growing the heap
+/// without bound.
+const OVERFLOW_MAX: u64 = 65_536;
 const BATCH: usize = 512;
 /// How long the writer waits for more events after the first of a batch. Without it, a busy
 /// server (thousands of downloads a second, each audited) writes a transaction per handful of
@@ -99,7 +108,8 @@ impl Audit {
         (Audit { tx, counters: Default::default() }, task)
     }
 
-    /// Queues an event. Never blocks: if the queue is full the event is handed to a task.
+    /// Queues an event. Never blocks: if the queue is full the event is handed to a task that
+    /// waits for room, up to [`OVERFLOW_MAX`] such events; past that it is dropped and counted.
     pub fn record(&self, ev: AuditEvent) {
         self.counters.count(&ev);
         let row = AuditRow {
@@ -112,9 +122,20 @@ impl Audit {
             detail: escape_control(&ev.detail),
         };
         if let Err(mpsc::error::TrySendError::Full(msg)) = self.tx.try_send(Msg::Event(row)) {
+            let c = &self.counters;
+            if c.overflow.fetch_add(1, Ordering::Relaxed) >= OVERFLOW_MAX {
+                c.overflow.fetch_sub(1, Ordering::Relaxed);
+                let dropped = c.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if dropped.is_power_of_two() {
+                    tracing::error!(dropped, "audit writer is {OVERFLOW_MAX} events behind: dropping audit events");
+                }
+                return;
+            }
             let tx = self.tx.clone();
+            let counters = self.counters.clone();
             tokio::spawn(async move {
                 let _ = tx.send(msg).await;
+                counters.overflow.fetch_sub(1, Ordering::Relaxed);
             });
         }
     }
@@ -184,5 +205,20 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(super::escape_control("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
         assert_eq!(super::escape_control("plain/path"), "plain/path");
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_falls_far_behind_costs_bounded_memory_and_drops_are_counted() {
+        use std::sync::atomic::Ordering;
+        // A queue nobody reads: the writer is stalled.
+        let (tx, _rx) = tokio::sync::mpsc::channel(super::CHANNEL);
+        let audit = super::Audit { tx, counters: Default::default() };
+        let extra = 10;
+        for _ in 0..super::CHANNEL as u64 + super::OVERFLOW_MAX + extra {
+            audit.record(super::AuditEvent::new("download"));
+        }
+        let c = audit.counters();
+        assert_eq!(c.overflow.load(Ordering::Relaxed), super::OVERFLOW_MAX);
+        assert_eq!(c.dropped.load(Ordering::Relaxed), extra);
     }
 }

@@ -247,6 +247,13 @@ impl Metrics {
         }
         header(&mut o, "nook_bans_total", "counter", "IP addresses banned for failed logins.");
         let _ = writeln!(o, "nook_bans_total {}", c.bans.load(Ordering::Relaxed));
+        header(
+            &mut o,
+            "nook_audit_dropped_total",
+            "counter",
+            "Audit events dropped because the writer fell too far behind.",
+        );
+        let _ = writeln!(o, "nook_audit_dropped_total {}", c.dropped.load(Ordering::Relaxed));
 
         if let Some(s) = state.stats.latest() {
             render_snapshot(&mut o, &s);

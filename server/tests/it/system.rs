@@ -824,6 +824,7 @@ async fn metrics_count_requests_logins_bans_and_bytes_for_admins_only() {
     assert!(sample(&text, r#"nook_logins_total{outcome="ok"}"#) == Some(2.0));
     assert_eq!(sample(&text, r#"nook_logins_total{outcome="failed"}"#), Some(3.0));
     assert_eq!(sample(&text, "nook_bans_total"), Some(1.0));
+    assert_eq!(sample(&text, "nook_audit_dropped_total"), Some(0.0));
     assert!(sample(&text, r#"nook_transfer_bytes_total{proto="http",direction="in"}"#) > Some(1000.0));
     assert!(sample(&text, r#"nook_transfer_bytes_total{proto="http",direction="out"}"#) > Some(1000.0));
     assert_eq!(sample(&text, "nook_uploads_in_flight"), Some(0.0));
