@@ -189,10 +189,6 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
 /// `Nook listening on http://ADDR` once bound. Returns how it stopped; on [`Exit::Restart`]
 /// the caller (after dropping the runtime) runs [`restart_in_place`].
 pub async fn serve(config: Config) -> Result<(Exit, Option<RestartPlan>), StartError> {
-    // File timestamps come from a coarse clock that may lag this one by a tick; a staging file
-    // created right after start must never fall before the start-up sweep's cutoff.
-    let now = std::time::SystemTime::now();
-    let started = now.checked_sub(STAGING_CLOCK_SLACK).unwrap_or(now);
     let (state, audit_task) = build_state(config).await?;
     if let Some(password) =
         state.users.ensure_first_admin(&state.config.admin_user, state.config.admin_password.as_deref()).await?
@@ -218,7 +214,7 @@ pub async fn serve(config: Config) -> Result<(Exit, Option<RestartPlan>), StartE
     let _ = std::io::stdout().flush();
     tracing::info!(%local, root = %state.root.display(), "started");
     let watcher = tokio::spawn(watch_users(state.clone()));
-    let startup_sweep = tokio::spawn(sweep_leftovers(state.clone(), started));
+    let startup_sweep = tokio::spawn(sweep_leftovers(state.clone()));
     state.ftp.start_if_wanted(&state.settings).await;
     let sweeper = tokio::spawn(state.tus.clone().run_sweeper());
     let signals = tokio::spawn({
@@ -314,16 +310,13 @@ async fn serve_metrics(state: &Arc<AppState>) -> Result<Option<tokio::task::Join
     })))
 }
 
-/// How far before the start the start-up sweep's cutoff lies (see `serve`).
-const STAGING_CLOCK_SLACK: Duration = Duration::from_millis(100);
-
 /// Removes the staging files a crash or kill left behind — never a valid upload — except those
 /// of resumable uploads, which continue after a restart. It walks the whole storage root, so it
 /// runs beside the server instead of before it: start-up does not grow with the number of
-/// files. Files modified after `cutoff` (this run's uploads) are left alone; anything the
-/// cutoff's slack spares is taken by the periodic orphan sweep.
-async fn sweep_leftovers(state: Arc<AppState>, cutoff: std::time::SystemTime) {
-    match state.tus.sweep_orphans_before(cutoff).await {
+/// files. This run's uploads are told apart by the epoch in their staging names (see
+/// `vfs::StagingId`), so they are never touched, however soon after start they began.
+async fn sweep_leftovers(state: Arc<AppState>) {
+    match state.tus.sweep_leftovers().await {
         Ok(0) => {}
         Ok(swept) => tracing::info!(swept, "removed leftover staging files"),
         Err(e) => tracing::warn!(error = %e, "start-up staging sweep failed"),

@@ -446,11 +446,11 @@ impl TusService {
         self.files.sweep_staging_except(age, keep).await
     }
 
-    /// Removes staging files last modified at or before `cutoff`, except those of resumable
-    /// uploads that are still live (start-up: what a crash or kill left behind).
-    pub async fn sweep_orphans_before(&self, cutoff: std::time::SystemTime) -> FileResult<u64> {
+    /// Removes the staging files earlier processes left (what a crash or kill left behind),
+    /// except those of resumable uploads that are still live. Never one of this process.
+    pub async fn sweep_leftovers(&self) -> FileResult<u64> {
         let keep = self.live_staging_ids().await?;
-        self.files.sweep_staging_before(cutoff, keep).await
+        self.files.sweep_staging_leftovers(keep).await
     }
 
     /// Expires uploads every quarter of `files.upload_expiry` (between 1 s and 5 min) and

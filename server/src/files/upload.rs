@@ -37,14 +37,10 @@ impl FileService {
         Ok(self.vfs.sweep_staging_except(age, keep).await?)
     }
 
-    /// Removes staging files last modified at or before `cutoff`, except those of live
-    /// resumable uploads.
-    pub async fn sweep_staging_before(
-        &self,
-        cutoff: std::time::SystemTime,
-        keep: HashSet<StagingId>,
-    ) -> FileResult<u64> {
-        Ok(self.vfs.sweep_staging_before(cutoff, keep).await?)
+    /// Removes the staging files earlier processes left, except those of live resumable
+    /// uploads.
+    pub async fn sweep_staging_leftovers(&self, keep: HashSet<StagingId>) -> FileResult<u64> {
+        Ok(self.vfs.sweep_staging_leftovers(keep).await?)
     }
 
     /// Records an event that no user session caused (sweeps).

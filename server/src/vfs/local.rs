@@ -261,16 +261,18 @@ impl Vfs for LocalFs {
     }
 
     fn sweep_staging(&self, older_than: Duration) -> VfsFuture<'_, u64> {
-        Box::pin(self.run(move |root, _| tree::sweep_sync(root, cutoff(older_than), &HashSet::new())))
+        let rule = tree::Stale::ModifiedBefore(cutoff(older_than));
+        Box::pin(self.run(move |root, _| tree::sweep_sync(root, rule, &HashSet::new())))
     }
 
     fn sweep_staging_except(&self, older_than: Duration, keep: HashSet<StagingId>) -> VfsFuture<'_, u64> {
         let keep: HashSet<String> = keep.iter().map(StagingId::file_name).collect();
-        Box::pin(self.run(move |root, _| tree::sweep_sync(root, cutoff(older_than), &keep)))
+        let rule = tree::Stale::ModifiedBefore(cutoff(older_than));
+        Box::pin(self.run(move |root, _| tree::sweep_sync(root, rule, &keep)))
     }
 
-    fn sweep_staging_before(&self, cutoff: SystemTime, keep: HashSet<StagingId>) -> VfsFuture<'_, u64> {
+    fn sweep_staging_leftovers(&self, keep: HashSet<StagingId>) -> VfsFuture<'_, u64> {
         let keep: HashSet<String> = keep.iter().map(StagingId::file_name).collect();
-        Box::pin(self.run(move |root, _| tree::sweep_sync(root, cutoff, &keep)))
+        Box::pin(self.run(move |root, _| tree::sweep_sync(root, tree::Stale::FromEarlierProcess, &keep)))
     }
 }

@@ -94,14 +94,27 @@ pub struct Capabilities {
     pub symlinks: bool,
 }
 
-/// Identifier of a suspended staged write: 32 lowercase hex digits (128 random bits).
-/// The staging file is `.nook-part-<id>` in the target's directory.
+/// Identifier of a staged write: 32 lowercase hex digits, the first 8 this process's staging
+/// epoch (random per start), the other 24 random. The staging file is `.nook-part-<id>` in the
+/// target's directory. The epoch lets the start-up sweep tell a leftover of an earlier process
+/// from a write of this one by its name alone, however close the two are in time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StagingId(String);
 
+/// This process's staging epoch (see [`StagingId`]).
+fn staging_epoch() -> &'static str {
+    static EPOCH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(|| format!("{:08x}", rand::random::<u32>()))
+}
+
 impl StagingId {
     pub(crate) fn random() -> StagingId {
-        StagingId(format!("{:032x}", rand::random::<u128>()))
+        StagingId(format!("{}{:024x}", staging_epoch(), rand::random::<u128>() >> 32))
+    }
+
+    /// Whether a staging file name was made by this process (its id carries this epoch).
+    pub(crate) fn name_is_from_this_process(name: &str) -> bool {
+        name.strip_prefix(STAGING_PREFIX).is_some_and(|id| id.starts_with(staging_epoch()))
     }
 
     /// Validates an id that came back from a client (e.g. a tus upload URL).
@@ -227,10 +240,10 @@ pub trait Vfs: Send + Sync + 'static {
     /// (suspended resumable uploads that are still live), whatever their age.
     fn sweep_staging_except(&self, older_than: Duration, keep: HashSet<StagingId>) -> VfsFuture<'_, u64>;
 
-    /// Like [`Vfs::sweep_staging_except`], with an absolute cutoff: removes staging files last
-    /// modified at or before `cutoff` (start-up: just before this process started, so a sweep
-    /// running beside new uploads never takes theirs).
-    fn sweep_staging_before(&self, cutoff: std::time::SystemTime, keep: HashSet<StagingId>) -> VfsFuture<'_, u64>;
+    /// The start-up sweep: removes every staging file an earlier process made (see
+    /// [`StagingId`]) except those in `keep`, whatever its age, and never one of this process,
+    /// so it can run beside new uploads.
+    fn sweep_staging_leftovers(&self, keep: HashSet<StagingId>) -> VfsFuture<'_, u64>;
 }
 
 /// Runs blocking filesystem work on tokio's blocking pool.

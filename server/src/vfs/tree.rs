@@ -21,7 +21,7 @@ use futures_util::StreamExt as _;
 use super::entry::{entry_from, read_dir_raw};
 use super::local::lands_inside;
 use super::staging::{Staging, check_target, open_parent};
-use super::{Entry, FsError, Result, VPath, WalkStream, blocking};
+use super::{Entry, FsError, Result, StagingId, VPath, WalkStream, blocking};
 
 /// One directory on the current branch.
 struct Frame {
@@ -206,16 +206,28 @@ fn make_dir(dir: &Dir, name: &str, overwrite: bool) -> Result<()> {
     }
 }
 
+/// Which staging files a sweep removes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Stale {
+    /// Last modified at or before this time (periodic sweeps of abandoned writes).
+    ModifiedBefore(SystemTime),
+    /// Made by an earlier process, whatever their time (the start-up sweep).
+    FromEarlierProcess,
+}
+
 /// See [`super::Vfs::sweep_staging`]; `keep` holds staging *file names* never to remove.
 /// Unreadable subdirectories are logged and skipped so one bad directory cannot stop start-up.
-/// Removes staging files last modified at or before `cutoff` under the root, except those
-/// named in `keep`. Only staging names are stat'ed: directories are recognised from the
-/// directory entry's type, so sweeping a tree of 100,000 files costs one `getdents` pass,
-/// not 100,000 `stat` calls.
-pub(super) fn sweep_sync(root: &Dir, cutoff: SystemTime, keep: &HashSet<String>) -> Result<u64> {
+/// Removes the staging files `rule` calls stale under the root, except those named in `keep`.
+/// Only staging names are stat'ed: directories are recognised from the directory entry's
+/// type, so sweeping a tree of 100,000 files costs one `getdents` pass, not 100,000 `stat`
+/// calls.
+pub(super) fn sweep_sync(root: &Dir, rule: Stale, keep: &HashSet<String>) -> Result<u64> {
     let now = SystemTime::now();
     // As an age, so a file stamped in the future counts as new (age zero), as before.
-    let older_than = now.duration_since(cutoff).unwrap_or(Duration::ZERO);
+    let older_than = match rule {
+        Stale::ModifiedBefore(cutoff) => Some(now.duration_since(cutoff).unwrap_or(Duration::ZERO)),
+        Stale::FromEarlierProcess => None,
+    };
     let mut removed = 0;
     let first = root.open_dir_nofollow(".")?;
     let listing = sweep_entries(&first)?.into_iter();
@@ -227,10 +239,18 @@ pub(super) fn sweep_sync(root: &Dir, cutoff: SystemTime, keep: &HashSet<String>)
         };
         if VPath::is_staging_name(&name) {
             // A staging *directory* or link is not ours to delete; only regular files.
+            if keep.contains(&name) {
+                continue;
+            }
             let Ok(meta) = dir.symlink_metadata(&name) else { continue };
-            let age =
-                meta.modified().ok().and_then(|m| now.duration_since(m.into_std()).ok()).unwrap_or(Duration::ZERO);
-            if meta.is_file() && age >= older_than && !keep.contains(&name) {
+            let stale = match older_than {
+                Some(older_than) => {
+                    let modified = meta.modified().ok().and_then(|m| now.duration_since(m.into_std()).ok());
+                    modified.unwrap_or(Duration::ZERO) >= older_than
+                }
+                None => !StagingId::name_is_from_this_process(&name),
+            };
+            if meta.is_file() && stale {
                 match dir.remove_file(&name) {
                     Ok(()) => removed += 1,
                     Err(e) => tracing::warn!(error = %e, "stale staging file not removed"),

@@ -103,6 +103,36 @@ async fn sweep_keeps_staging_files_still_tracked() {
 }
 
 #[tokio::test]
+async fn start_up_sweep_removes_what_earlier_processes_left_however_recent_and_nothing_of_this_one() {
+    let f = fixture();
+    f.fs.mkdir_all(&p("/a")).await.expect("mkdir");
+    // Another process's epoch: anything but this one's.
+    let epoch = StagingId::random().as_str()[..8].to_string();
+    let other = if epoch == "ffffffff" { "fffffffe" } else { "ffffffff" };
+    // Left by a process that crashed a moment ago: modified just now.
+    let foreign = format!(".nook-part-{other}000000000000000000000000");
+    std::fs::write(f.root.join("a").join(&foreign), b"half an upload").expect("stage");
+    // A resumable upload of that process, still live.
+    let tracked = format!(".nook-part-{other}000000000000000000000001");
+    std::fs::write(f.root.join("a").join(&tracked), b"resumable").expect("stage");
+    let keep = std::collections::HashSet::from([StagingId::parse(&tracked[11..]).expect("id")]);
+    // This process's writes in flight, one of them begun this very instant.
+    let mut w = f.fs.begin_write(&p("/a/now.bin"), false).await.expect("begin");
+    w.write_all(b"in flight").await.expect("write");
+    let mut s = f.fs.begin_write(&p("/a/suspended.bin"), false).await.expect("begin");
+    s.write_all(b"suspended").await.expect("write");
+    let suspended = s.suspend().await.expect("suspend");
+    assert_eq!(f.fs.sweep_staging_leftovers(keep).await.expect("sweep"), 1);
+    let mut left = staging_files(&f.root.join("a"));
+    left.sort();
+    let mut want = vec![tracked, suspended.file_name(), w.id().file_name()];
+    want.sort();
+    assert_eq!(left, want);
+    w.commit().await.expect("commit");
+    assert_eq!(std::fs::read(f.root.join("a/now.bin")).expect("read"), b"in flight");
+}
+
+#[tokio::test]
 async fn removal_rules() {
     let f = fixture();
     f.fs.mkdir_all(&p("/d/e")).await.expect("mkdir");
