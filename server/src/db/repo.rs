@@ -138,7 +138,12 @@ pub async fn count_enabled_with_role(db: &impl ConnectionTrait, role: &str) -> A
         .await?)
 }
 
-/// Runs `f` in one transaction.
+/// Runs `f` in one transaction: committed when it returns `Ok`, rolled back otherwise.
+///
+/// On SQLite the transaction takes the write lock at `BEGIN` (`BEGIN IMMEDIATE`). A deferred
+/// transaction that reads first and writes later fails with `SQLITE_BUSY_SNAPSHOT` at once,
+/// without waiting for the busy timeout, whenever another connection (say, the audit writer)
+/// committed in between; an immediate one waits its turn instead. PostgreSQL ignores the mode.
 pub async fn in_transaction<T, F>(db: &DatabaseConnection, f: F) -> AppResult<T>
 where
     T: Send,
@@ -147,7 +152,22 @@ where
         ) -> std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<T>> + Send + 'c>>
         + Send,
 {
-    Ok(db.transaction::<_, T, AppError>(f).await?)
+    use sea_orm::{SqliteTransactionMode, TransactionOptions};
+    let options =
+        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+    let txn = db.begin_with_options(options).await?;
+    match f(&txn).await {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
+    }
 }
 
 // ---- roles ----
