@@ -425,22 +425,31 @@ impl UserFs {
             .boxed())
     }
 
+    /// [`UserFs::walk`] without `dir` itself, skipping what the walk may not enter instead of
+    /// failing on it: what search and folder sizes count.
+    fn walk_below(&self, dir: &VPath) -> FileResult<BoxStream<'static, FileResult<(VPath, Entry)>>> {
+        let top = dir.clone();
+        Ok(self
+            .walk(dir)?
+            .filter_map(move |item| {
+                std::future::ready(match item {
+                    Err(AppError::Forbidden { .. }) => None,
+                    Ok((p, _)) if p == top => None,
+                    other => Some(other),
+                })
+            })
+            .boxed())
+    }
+
     /// Total size of what the caller may read below `dir`: bytes and counts of files and
     /// folders (not `dir` itself), never following symlinks. Stops after `max_entries`
     /// entries or at `deadline`, and then says so (`truncated`).
     pub async fn dir_size(&self, dir: &VPath, max_entries: u64, deadline: std::time::Instant) -> FileResult<DirTotals> {
-        let mut stream = self.walk(dir)?;
+        let mut stream = self.walk_below(dir)?;
         let mut t = DirTotals::default();
         let mut seen = 0u64;
         while let Some(item) = stream.next().await {
-            let (path, entry) = match item {
-                Ok(v) => v,
-                Err(AppError::Forbidden { .. }) => continue,
-                Err(e) => return Err(e),
-            };
-            if path == *dir {
-                continue;
-            }
+            let (_, entry) = item?;
             if seen == max_entries || std::time::Instant::now() >= deadline {
                 t.truncated = true;
                 break;
@@ -460,17 +469,10 @@ impl UserFs {
     /// the caller may read. Returns the hits and whether the search stopped at the limit.
     pub async fn search(&self, dir: &VPath, query: &str, limit: usize) -> FileResult<(Vec<EntryInfo>, bool)> {
         let needle = query.to_lowercase();
-        let mut stream = self.walk(dir)?;
+        let mut stream = self.walk_below(dir)?;
         let mut hits = Vec::new();
         while let Some(item) = stream.next().await {
-            let (path, entry) = match item {
-                Ok(v) => v,
-                Err(AppError::Forbidden { .. }) => continue,
-                Err(e) => return Err(e),
-            };
-            if path == *dir {
-                continue;
-            }
+            let (path, entry) = item?;
             if entry.name.to_lowercase().contains(&needle) {
                 if hits.len() == limit {
                     return Ok((hits, true));
