@@ -7,6 +7,7 @@ import { join, normalize, parent } from '../lib/paths';
 import { navigate } from '../lib/router.svelte';
 import { can } from '../lib/session.svelte';
 import { notify } from '../lib/toast.svelte';
+import { replaceKind, type ConflictChoice, type TransferConflict } from './conflict';
 import { isEditable } from './filetype';
 import { FolderView } from './folder.svelte';
 import { folderHref } from './href';
@@ -37,6 +38,8 @@ export class FilesCtx {
   searching = $state(false);
   searchError = $state('');
   busy = $state(false);
+  /** The move/copy conflict being asked about, if any. */
+  conflict = $state.raw<TransferConflict | null>(null);
   /** Set by the list: scroll so that an entry's row is rendered and in view. */
   ensureVisible: ((path: string) => void) | null = null;
   private searchCtrl: AbortController | null = null;
@@ -199,33 +202,70 @@ export class FilesCtx {
   }
 
   /**
-   * Move or copy entries into `dir`, one by one; stops at the first refusal. Copying into the
-   * entry's own folder makes "name (copy)".
+   * Move or copy entries into `dir`, one by one. Copying into the entry's own folder makes
+   * "name (copy)". When the name is taken there, `conflict` asks: replace (merge, for a folder
+   * copied onto a folder), skip, or cancel the rest; "for all" answers the later ones too.
+   * Any other refusal stops the run.
    */
   async transfer(kind: 'move' | 'copy', list: Entry[], dir: string, copyName?: (e: Entry) => string): Promise<boolean> {
     const target = normalize(dir);
     let done = 0;
+    let skipped = 0;
+    let policy: ConflictChoice | null = null;
     this.busy = true;
     try {
       for (const e of list) {
-        if (kind === 'move') {
-          if (parent(e.path) === target) continue;
-          await ops.move(e.path, target);
-        } else {
-          const name = parent(e.path) === target && copyName ? copyName(e) : e.name;
-          await ops.copy(e.path, join(target, name));
+        if (kind === 'move' && parent(e.path) === target) continue;
+        const name = kind === 'copy' && parent(e.path) === target && copyName ? copyName(e) : e.name;
+        const dest = join(target, name);
+        const attempt = (overwrite: boolean) =>
+          kind === 'move' ? ops.move(e.path, target, overwrite) : ops.copy(e.path, dest, overwrite);
+        try {
+          await attempt(false);
+        } catch (err) {
+          if (!(err instanceof ApiError && err.code === 'already_exists')) throw err;
+          const existing = await ops.stat(dest);
+          const replace = replaceKind(kind, e, existing);
+          let choice: ConflictChoice | null = policy === 'skip' || (policy === 'overwrite' && replace) ? policy : null;
+          if (!choice) {
+            const answer = await this.askConflict({ kind, entry: e, dir: target, replace });
+            if (answer.choice === 'cancel') break;
+            choice = answer.choice;
+            if (answer.all) policy = choice;
+          }
+          if (choice === 'skip') {
+            skipped++;
+            continue;
+          }
+          await attempt(true);
         }
         done++;
       }
-      notify(`${kind === 'move' ? 'Moved' : 'Copied'} ${done === 1 ? `“${list[0]?.name}”` : `${done} items`} to ${target}`, 'ok');
+      const what = done === 1 && list.length === 1 ? `“${list[0]?.name}”` : `${done} ${done === 1 ? 'item' : 'items'}`;
+      const extra = skipped ? ` (${skipped} skipped)` : '';
+      if (done || skipped) notify(`${kind === 'move' ? 'Moved' : 'Copied'} ${what} to ${target}${extra}`, 'ok');
       return true;
     } catch (e) {
-      const msg = e instanceof ApiError && e.code === 'already_exists' ? `Something named like that already exists in ${target}.` : messageOf(e);
+      const msg = messageOf(e);
       notify(done ? `${msg} (${done} done before this)` : msg, 'error');
       return false;
     } finally {
+      this.conflict = null;
       this.busy = false;
       await this.refresh();
     }
+  }
+
+  /** Shows the conflict question and waits for the answer (closing the dialog cancels). */
+  private askConflict(q: Omit<TransferConflict, 'answer'>): Promise<{ choice: ConflictChoice | 'cancel'; all: boolean }> {
+    return new Promise((resolve) => {
+      this.conflict = {
+        ...q,
+        answer: (choice, all) => {
+          this.conflict = null;
+          resolve({ choice, all });
+        },
+      };
+    });
   }
 }
