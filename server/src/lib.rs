@@ -2,6 +2,7 @@
 //! an embedded web app and (later) an FTP server, over SQLite or PostgreSQL.
 
 pub mod access;
+pub mod alloc;
 pub mod api;
 pub mod audit;
 pub mod auth;

@@ -1,3 +1,4 @@
 fn main() {
+    nook::alloc::tune();
     std::process::exit(nook::cli::main());
 }
