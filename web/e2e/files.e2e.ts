@@ -608,7 +608,10 @@ describe('preview and editor', () => {
     await put(`${dir}/1-first.png`, PNG_A);
     await put(`${dir}/2-second.png`, PNG_B);
     await put(`${dir}/3-main.rs`, 'fn main() {\n    let answer = 42;\n    println!("{answer}");\n}\n');
-    await put(`${dir}/4-notes.md`, '# Title\n\nSome **bold** text.\n\n<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">\n');
+    await put(
+      `${dir}/4-notes.md`,
+      '# Title\n\nSome **bold** text.\n\n![the second](./2-second.png)\n\n<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">\n',
+    );
     const page = await signedIn();
     await open(page, dir);
     await entry(page, '1-first.png').dblclick();
@@ -629,6 +632,10 @@ describe('preview and editor', () => {
     const md = page.getByRole('dialog', { name: 'Preview of 4-notes.md' });
     await md.getByRole('heading', { name: 'Title' }).waitFor();
     expect(await md.locator('article strong').textContent()).toBe('bold');
+    // A relative image loads from the file's folder (through a download ticket).
+    const rel = md.getByRole('img', { name: 'the second' });
+    await expect.poll(() => rel.evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    expect(await rel.getAttribute('src')).toMatch(/^\/api\/download\?/);
     expect(await md.locator('article script').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
     await page.keyboard.press('ArrowLeft');

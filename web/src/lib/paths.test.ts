@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { basename, crumbs, isWithin, join, normalize, parent } from './paths';
+import { basename, crumbs, isWithin, join, normalize, parent, resolveRelative } from './paths';
 
 describe('paths', () => {
   it('normalises', () => {
@@ -29,5 +29,24 @@ describe('paths', () => {
     expect(isWithin('/pub', '/pub')).toBe(true);
     expect(isWithin('/pub-private', '/pub')).toBe(false);
     expect(isWithin('/anything', '/')).toBe(true);
+  });
+});
+
+describe('resolveRelative', () => {
+  it('resolves plain relative references against the folder', () => {
+    expect(resolveRelative('/docs', 'pic.png')).toBe('/docs/pic.png');
+    expect(resolveRelative('/docs', './img/a.png')).toBe('/docs/img/a.png');
+    expect(resolveRelative('/docs/guide', '../shared/b.png')).toBe('/docs/shared/b.png');
+    expect(resolveRelative('/', 'top.png')).toBe('/top.png');
+    expect(resolveRelative('/docs', 'my%20photo.jpg?x=1#y')).toBe('/docs/my photo.jpg');
+  });
+  it('leaves everything else alone', () => {
+    for (const ref of ['', 'https://example.com/a.png', 'data:image/png;base64,AA', '//host/a.png', '/abs.png', '#top', '?q', 'javascript:alert(1)', '%E0%A4%A']) {
+      expect(resolveRelative('/docs', ref)).toBeNull();
+    }
+  });
+  it('never climbs above the root', () => {
+    expect(resolveRelative('/docs', '../../etc/passwd')).toBeNull();
+    expect(resolveRelative('/', '../a.png')).toBeNull();
   });
 });

@@ -7,6 +7,30 @@ export function normalize(p: string): string {
   return '/' + parts.join('/');
 }
 
+/**
+ * A relative reference (`pic.png`, `./img/a.png`, `../b.png`, percent-encoded or not) resolved
+ * against folder `dir`, as a virtual path; `null` for anything that is not a plain relative path
+ * (a scheme, `//host`, `/abs`, `#frag`, `?query`) or that climbs above the root.
+ */
+export function resolveRelative(dir: string, ref: string): string | null {
+  if (ref === '' || /^[a-z][a-z0-9+.-]*:/i.test(ref) || /^[/\\#?]/.test(ref)) return null;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(ref.replace(/[?#].*$/, ''));
+  } catch {
+    return null;
+  }
+  const out = normalize(dir).split('/').filter(Boolean);
+  for (const part of decoded.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+    } else out.push(part);
+  }
+  return out.length ? '/' + out.join('/') : null;
+}
+
 /** `/a/b` + `c` → `/a/b/c`. */
 export function join(dir: string, name: string): string {
   const d = normalize(dir);
