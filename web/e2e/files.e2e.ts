@@ -434,6 +434,7 @@ describe('file operations', () => {
     await entry(page, 'pics').click({ button: 'right' });
     await pick('Move to…', /Move “pics” to/, 'Move here');
     await expect.poll(() => dirClash.textContent()).toContain('folders are not merged by a move');
+    await screenshot(page, 'files-move-conflict-light');
     expect(await dirClash.getByRole('button', { name: 'Merge' }).count()).toBe(0);
     expect(await dirClash.getByRole('button', { name: 'Replace' }).count()).toBe(0);
     await dirClash.getByRole('button', { name: 'Stop' }).click();
