@@ -121,6 +121,13 @@ describe('browsing', () => {
     const wholeFolder = Date.now() - t2;
     expect(await loaded()).toBe(10_000);
     expect(await inDom()).toBeLessThan(100);
+    // Far down the list the selection's actions are still in view, below the top bar.
+    await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+    await expect.poll(() => page.evaluate(() => scrollY)).toBeGreaterThan(100_000);
+    const bar = await page.getByText('10000 selected').boundingBox();
+    const topbar = await page.locator('header.topbar').boundingBox();
+    expect(bar && topbar && bar.y >= topbar.y + topbar.height - 1 && bar.y < 200).toBe(true);
+    await expect.poll(() => page.getByRole('button', { name: 'Delete' }).first().isVisible()).toBe(true);
     // Keyboard moves reach rows that were not rendered: End goes to the last entry.
     await page.getByRole('listbox').getByRole('option').first().focus();
     await page.keyboard.press('End');
