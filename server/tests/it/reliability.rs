@@ -759,12 +759,20 @@ async fn ftp_stopped_and_started_a_hundred_times_under_load_leaves_only_complete
             }
         }
     });
-    let completed = || events.lock().expect("lock").iter().filter(|l| l.starts_with("OK ")).count();
+    let count = || events.lock().expect("lock").len();
+    // Whether, after event `mark`, the client logged in and then completed a transfer (on that
+    // new session: the client runs one session at a time). An `OK` alone is not enough: the
+    // reply to a transfer the old server finished may be printed after the stop returned.
+    let came_back = |mark: usize| {
+        let events = events.lock().expect("lock");
+        let after = events.get(mark..).unwrap_or_default();
+        after.iter().position(|l| l == "LOGIN").is_some_and(|i| after[i..].iter().any(|l| l.starts_with("OK ")))
+    };
     let tail = || events.lock().expect("lock").iter().rev().take(10).cloned().collect::<Vec<_>>();
-    // Waits until the client finishes a transfer after `seen` earlier ones.
-    let progressed = |seen: usize, what: String| async move {
+    // Waits until the client has logged in again after `mark` and finished a transfer.
+    let progressed = |mark: usize, what: String| async move {
         let since = Instant::now();
-        while completed() <= seen {
+        while !came_back(mark) {
             assert!(
                 since.elapsed() < Duration::from_secs(30),
                 "no FTP transfer completed {what}: last events {:?}",
@@ -777,9 +785,9 @@ async fn ftp_stopped_and_started_a_hundred_times_under_load_leaves_only_complete
 
     let mut stops = Vec::with_capacity(FTP_CYCLES);
     let started = Instant::now();
-    let (mut seen, mut slowest) = (0, Duration::ZERO);
+    let (mut mark, mut slowest) = (0, Duration::ZERO);
     for k in 0..FTP_CYCLES {
-        slowest = slowest.max(progressed(seen, format!("before stop {k}")).await);
+        slowest = slowest.max(progressed(mark, format!("after a new login, before stop {k}")).await);
         let t = Instant::now();
         let (status, body) = json_of(app.post("/api/ftp/stop", &admin, json!({})).send().await.expect("stop")).await;
         let took = t.elapsed();
@@ -787,13 +795,15 @@ async fn ftp_stopped_and_started_a_hundred_times_under_load_leaves_only_complete
         assert!(took < Duration::from_secs(5), "stop {k} took {took:?}");
         stops.push(took);
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "stop {k}: the port still accepts");
+        // Every session of the old server is closed now: a login after this point is on the
+        // new one (taken before the start, which the client may reach before its reply does).
+        mark = count();
         // Started again at once, on the same port.
         let (status, body) = json_of(app.post("/api/ftp/start", &admin, json!({})).send().await.expect("start")).await;
         assert_eq!(status, StatusCode::OK, "start right after stop {k}: {body}");
         assert!(body["listen"].as_str().is_some_and(|l| l.ends_with(&format!(":{port}"))), "{body}");
-        seen = completed();
     }
-    progressed(seen, "after the last start".to_string()).await;
+    progressed(mark, "after a new login after the last start".to_string()).await;
     let took = started.elapsed();
     std::fs::write(&stop_file, b"").expect("stop file");
     let deadline = Instant::now() + Duration::from_secs(30);
