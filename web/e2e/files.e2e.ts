@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { admin, api, horizontalOverflow, launch, login, newContext, screenshot } from './helpers';
+import { admin, api, horizontalOverflow, launch, login, newContext, SCREENSHOTS, screenshot } from './helpers';
 import { asAdmin, bytesOf, entry, freshDir, mkdir, names, open, put, randomBytes, writeDirect, zipNames } from './files-helpers';
 
 let browser: Browser;
@@ -128,6 +128,11 @@ describe('browsing', () => {
     const topbar = await page.locator('header.topbar').boundingBox();
     expect(bar && topbar && bar.y >= topbar.y + topbar.height - 1 && bar.y < 200).toBe(true);
     await expect.poll(() => page.getByRole('button', { name: 'Delete' }).first().isVisible()).toBe(true);
+    // So are the main links.
+    const filesLink = await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Files' }).boundingBox();
+    expect(filesLink && filesLink.y >= 0 && filesLink.y < 300).toBe(true);
+    // The viewport only: a full-page capture of 10,000 rows is too tall for Chromium.
+    await page.screenshot({ path: join(SCREENSHOTS, 'files-sticky-selection-light.png') });
     // Keyboard moves reach rows that were not rendered: End goes to the last entry.
     await page.getByRole('listbox').getByRole('option').first().focus();
     await page.keyboard.press('End');
@@ -618,7 +623,7 @@ describe('preview and editor', () => {
     await put(`${dir}/3-main.rs`, 'fn main() {\n    let answer = 42;\n    println!("{answer}");\n}\n');
     await put(
       `${dir}/4-notes.md`,
-      '# Title\n\nSome **bold** text.\n\n![the second](./2-second.png)\n\n<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">\n',
+      `# Title\n\nSome **bold** text.\n\n![the second](./2-second.png) ![not an image](3-main.rs) ![a folder](../${dir.slice(1)})\n\n<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">\n`,
     );
     const page = await signedIn();
     await open(page, dir);
@@ -644,6 +649,12 @@ describe('preview and editor', () => {
     const rel = md.getByRole('img', { name: 'the second' });
     await expect.poll(() => rel.evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
     expect(await rel.getAttribute('src')).toMatch(/^\/api\/download\?/);
+    // A path that is not an image (a text file, a folder: its ticket would stream a zip) gets none.
+    for (const name of ['not an image', 'a folder']) {
+      expect(await md.getByRole('img', { name }).getAttribute('src')).toBeNull();
+      expect(await md.getByRole('img', { name }).getAttribute('data-nook-src')).toBeTruthy();
+    }
+    await screenshot(page, 'files-preview-markdown-light');
     expect(await md.locator('article script').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
     await page.keyboard.press('ArrowLeft');

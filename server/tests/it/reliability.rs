@@ -453,6 +453,12 @@ fn bearer(token: &str) -> (&'static str, String) {
 }
 
 /// Everything that must survive a restart, as the API and the data dir show it.
+/// A login attempt's status and body (for accounts that must keep being refused the same way).
+async fn login_attempt(app: &TestApp, username: &str, password: &str) -> (StatusCode, Value) {
+    let body = json!({"username": username, "password": password});
+    json_of(app.req(Method::POST, "/api/user/login").json(&body).send().await.expect("login")).await
+}
+
 async fn snapshot(app: &TestApp, admin: &str) -> BTreeMap<&'static str, Value> {
     let mut out = BTreeMap::new();
     for (name, path) in [
@@ -581,14 +587,7 @@ async fn a_hundred_restarts_keep_users_roles_settings_ftp_accounts_keys_secret_a
         .map(|s| StatusCode::from_u16(s).expect("status"))
         .collect();
     assert_eq!(expected_access.iter().map(|e| e.1).collect::<Vec<_>>(), want, "{expected_access:?}");
-    let dave_login = json_of(
-        app.req(Method::POST, "/api/user/login")
-            .json(&json!({"username": "dave", "password": "dave-password"}))
-            .send()
-            .await
-            .expect("login"),
-    )
-    .await;
+    let dave_login = login_attempt(&app, "dave", "dave-password").await;
     assert_eq!(dave_login.0, StatusCode::UNAUTHORIZED, "disabled: {dave_login:?}");
     let before = snapshot(&app, &admin).await;
     let tables_before = table_dump(&app).await;
@@ -639,14 +638,7 @@ async fn a_hundred_restarts_keep_users_roles_settings_ftp_accounts_keys_secret_a
     app.login("alice", "alice-password").await;
     app.login("bob", "bob-new-password").await;
     app.login("carol", "carol-password").await;
-    let again = json_of(
-        app.req(Method::POST, "/api/user/login")
-            .json(&json!({"username": "dave", "password": "dave-password"}))
-            .send()
-            .await
-            .expect("login"),
-    )
-    .await;
+    let again = login_attempt(&app, "dave", "dave-password").await;
     assert_eq!(again, dave_login);
     let port = start_ftp(&app, &admin).await;
     for (user, password) in [("ftp1", "ftp1-password"), ("ftp2", "ftp2-password")] {
