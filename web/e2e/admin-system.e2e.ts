@@ -75,6 +75,8 @@ describe('audit log', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.waitForURL((u) => u.searchParams.get('actor') === actor);
     const rows = page.locator('tr[data-log-id]');
+    // The unfiltered page also has 50 rows: wait for the filtered ones, not just the count.
+    await expect.poll(async () => (await rows.allTextContents()).filter((t) => t.includes(actor)).length).toBe(50);
     await expect.poll(() => rows.count()).toBe(50);
     for (const text of await rows.allTextContents()) {
       expect(text).toContain(actor);
