@@ -426,7 +426,8 @@ impl FilesApi {
     ) -> ApiResult<SerdeJson<Listing>> {
         let fs = session(&state, req, &auth);
         let dir = dir_or_root(path.0.as_deref())?;
-        let mut entries = fs.list(&dir).await?;
+        let listed = fs.list(&dir).await?;
+        let mut entries = listed.entries;
         if !show_hidden.0.unwrap_or(false) {
             entries.retain(|e| !e.entry.name.starts_with('.'));
         }
@@ -440,7 +441,7 @@ impl FilesApi {
             entries: page,
             path: dir.to_string(),
             total,
-            writable: fs.rules().can_write(&dir),
+            writable: listed.writable,
         }))
     }
 
@@ -669,9 +670,6 @@ impl FilesApi {
     ) -> ApiResult<Json<DirSize>> {
         let dir = dir_or_root(path.0.as_deref())?;
         let fs = session(&state, req, &auth);
-        if !fs.stat(&dir).await?.entry.is_dir {
-            return Err(AppError::bad_request("not_a_directory", "Not a folder").into());
-        }
         let deadline = std::time::Instant::now() + DIR_SIZE_TIME_LIMIT;
         let t = fs.dir_size(&dir, DIR_SIZE_MAX_ENTRIES, deadline).await?;
         Ok(Json(DirSize {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::stream::BoxStream;
 
-use super::{FileResult, Proto, UserFs, denied};
+use super::{FileResult, Op, Proto, UserFs, denied};
 use crate::audit::{Audit, AuditEvent};
 use crate::error::AppError;
 use crate::vfs::{Entry, FsError, VPath};
@@ -60,23 +60,20 @@ impl UserFs {
         }
     }
 
-    /// Classifies `path` for a download. A file needs read access; a folder may also be one
-    /// that only *leads to* readable paths (its zip then holds just those). Refusals never
-    /// reveal whether the target exists.
+    /// Classifies `path` for a download. A file needs read access where it really is (a link:
+    /// where it leads); a folder may also be one that only *leads to* readable paths (its zip
+    /// then holds just those). Refusals never reveal whether the target exists.
     pub async fn download_kind(&self, path: &VPath) -> FileResult<DownloadKind> {
         let info = self.stat(path).await?;
         if info.entry.is_dir {
             return Ok(DownloadKind::Folder(info.entry));
         }
-        if !self.rules.can_read(path) {
-            return Err(denied());
+        // A link the caller may see has its target; one it may not is masked to none.
+        let file = if info.entry.is_symlink { info.entry.target.as_ref() } else { Some(&info.real) };
+        match file {
+            Some(real) if self.rules.allows(Op::Read, real) => Ok(DownloadKind::File(info.entry)),
+            _ => Err(denied()),
         }
-        if info.entry.is_symlink {
-            // A link must lead to a regular file inside the root; opening it is the one
-            // check that cannot be fooled (dangling and escaping links fail here).
-            drop(self.open_read(path, 0).await?);
-        }
-        Ok(DownloadKind::File(info.entry))
     }
 
     /// Opens `path` and returns its metadata (from the opened file) and a reader positioned at
@@ -102,14 +99,15 @@ impl UserFs {
     /// stat, then an open. Anything else — a folder, or a path the caller may not read, which
     /// must be refused whether or not it exists — goes through `download_kind` as before.
     pub async fn open_for_download(&self, path: &VPath) -> FileResult<DownloadTarget> {
-        let perms = self.rules.perms();
-        if perms.list && perms.download && self.rules.can_read(path) {
+        // The storage never follows a link, so opening `path` as written succeeds only where it
+        // is its own location; a link on the way (LinkInPath) takes the careful path.
+        if self.rules.perms().list && self.rules.allows(Op::Read, path) {
             match self.svc.vfs.open_read(path, 0).await {
                 Ok((handle, entry)) => {
                     let recorder = self.recorder("download", path.to_string());
                     return Ok(DownloadTarget::File(OpenDownload { handle, entry, path: path.clone(), recorder }));
                 }
-                Err(FsError::IsADirectory) => {}
+                Err(FsError::IsADirectory | FsError::LinkInPath) => {}
                 Err(e) => return Err(e.into()),
             }
         }

@@ -1,7 +1,9 @@
-//! Per-user file access. Every file operation — HTTP now, FTP next — goes through [`UserFs`];
-//! no other module calls a [`Vfs`] method. Order: parse (the caller hands a [`VPath`]) ->
-//! authorize ([`Rules`]; refusals never reveal whether the target exists) -> quota -> act ->
-//! audit.
+//! Per-user file access. Every file operation, HTTP or FTP, goes through [`UserFs`]; no other
+//! module calls a [`Vfs`] method. Order: parse (the caller hands a [`VPath`]) -> authorize
+//! ([`UserFs::authorize`]: [`Rules::allows`] judged on the link-free location the storage
+//! resolves, never on the text of the request; refusals never reveal whether the target
+//! exists) -> quota -> act (on that location; the storage refuses to meet a link on the way,
+//! so a tree changed meanwhile fails instead of going elsewhere) -> audit.
 
 pub mod download;
 pub mod rules;
@@ -19,7 +21,7 @@ use crate::audit::{Audit, AuditEvent};
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::vfs::{Entry, FsError, ReadHandle, StagedWrite, VPath, Vfs};
-pub use rules::{Perms, Rules};
+pub use rules::{Op, Perms, Rules};
 pub use upload::{BODY_IDLE_TIMEOUT, ResumableWrite};
 
 /// Result of a file operation, already in API terms.
@@ -35,7 +37,10 @@ impl From<FsError> for AppError {
             FsError::NotADirectory => AppError::bad_request("not_a_directory", "Not a folder"),
             FsError::IsADirectory => AppError::bad_request("is_a_directory", "Is a folder"),
             FsError::NotEmpty => AppError::conflict("not_empty", "Folder is not empty"),
-            FsError::PermissionDenied => AppError::forbidden("permission_denied", "Permission denied"),
+            // A link where the path had to be link-free: the tree changed since it was judged.
+            FsError::PermissionDenied | FsError::LinkInPath => {
+                AppError::forbidden("permission_denied", "Permission denied")
+            }
             FsError::InsufficientStorage => AppError::InsufficientStorage {
                 code: "insufficient_storage",
                 message: "Not enough space on the server".into(),
@@ -113,9 +118,20 @@ impl FileService {
 /// One entry as a caller sees it, with whether the caller may write there.
 #[derive(Debug, Clone)]
 pub struct EntryInfo {
+    /// The path as the caller named it (through links, if it went through any).
     pub path: VPath,
     pub entry: Entry,
     pub writable: bool,
+    /// Where it really is (link-free), on which `writable` was judged.
+    real: VPath,
+}
+
+/// A folder's entries as a caller sees them.
+#[derive(Debug, Clone)]
+pub struct DirList {
+    /// Whether the caller may create and change things in the folder.
+    pub writable: bool,
+    pub entries: Vec<EntryInfo>,
 }
 
 /// Space left to an account with a quota, read when a write starts.
@@ -129,6 +145,37 @@ pub struct Quota {
 
 fn quota_exceeded() -> AppError {
     AppError::InsufficientStorage { code: "quota_exceeded", message: "Quota exceeded".into() }
+}
+
+/// `resolved!(fs, op, path, |p| storage_call(p))`: runs the storage call on where `path` leads,
+/// judged for `op` there, and gives `FileResult<(location, result)>`. For the hot paths (stat,
+/// list, open), it skips the resolving round trip of [`UserFs::authorize`] when it can: when
+/// `op` is allowed on `path` as written, the call runs on it at once. The storage never follows
+/// a link, so success proves `path` was its own location, and [`FsError::LinkInPath`] (nothing
+/// done yet) means it was not: then resolve, judge, and call once more. A link met after that
+/// is the tree changing under us, refused (403) like any link. (A macro, not a closure-taking
+/// method: the futures must stay `Send` for every lifetime, which async closures cannot say.)
+macro_rules! resolved {
+    ($fs:expr, $op:expr, $path:expr, |$p:ident| $call:expr) => {{
+        let (fs, op, path): (&UserFs, Op, &VPath) = ($fs, $op, $path);
+        let first = if fs.rules.allows(op, path) {
+            let $p = path;
+            Some($call.await)
+        } else {
+            None
+        };
+        match first {
+            Some(Err(FsError::LinkInPath)) | None => match fs.authorize(op, path).await {
+                Ok(real) => {
+                    let $p = &real;
+                    let done = $call.await;
+                    done.map(|t| (real.clone(), t)).map_err(AppError::from)
+                }
+                Err(e) => Err(e),
+            },
+            Some(done) => done.map(|t| (path.clone(), t)).map_err(AppError::from),
+        }
+    }};
 }
 
 /// A user's view of the storage. Cheap to create per request.
@@ -160,21 +207,39 @@ impl UserFs {
         );
     }
 
-    fn check_read(&self, path: &VPath) -> FileResult<()> {
-        if self.rules.can_read(path) && self.rules.perms().download { Ok(()) } else { Err(denied()) }
+    /// Where `path` leads for `op`, once `op` is allowed there: the link-free location the
+    /// storage resolves (in-root symlinks followed, the last one only for reads and
+    /// listings), judged by [`Rules::allows`]. The one permission decision of every file
+    /// operation; refusals are the same whether or not anything exists at `path`.
+    pub async fn authorize(&self, op: Op, path: &VPath) -> FileResult<VPath> {
+        let real = match self.svc.vfs.resolve(path, op.follows_final()).await {
+            Ok(real) => real,
+            // A link out of the root, or a loop: nobody may go there.
+            Err(FsError::PermissionDenied | FsError::LinkInPath) => return Err(denied()),
+            // Anything else (a link target no path can name, an I/O error) is told only to
+            // someone who may do `op` where they asked.
+            Err(e) if self.rules.allows(op, path) => return Err(e.into()),
+            Err(_) => return Err(denied()),
+        };
+        if self.rules.allows(op, &real) { Ok(real) } else { Err(denied()) }
     }
 
-    fn check_write(&self, path: &VPath) -> FileResult<()> {
-        if self.rules.can_write(path) { Ok(()) } else { Err(denied()) }
-    }
-
-    fn check_perm(&self, allowed: bool) -> FileResult<()> {
-        if allowed { Ok(()) } else { Err(denied()) }
+    /// An entry as this caller may see it: a symlink whose target the caller may not see is
+    /// shown as a link to nothing (not a folder, size 0, `inode/symlink`), so a listing says
+    /// nothing about what it points to.
+    fn masked(&self, mut entry: Entry) -> Entry {
+        if entry.is_symlink && !entry.target.as_ref().is_some_and(|t| self.rules.allows(Op::See, t)) {
+            entry.is_dir = false;
+            entry.size = 0;
+            entry.mime = "inode/symlink".to_owned();
+            entry.target = None;
+        }
+        entry
     }
 
     /// Refuses to delete or move away the root or one of the user's own top folders.
-    fn check_removable(&self, path: &VPath) -> FileResult<()> {
-        if path.is_root() || (!self.rules.is_admin() && self.rules.is_top_folder(path)) {
+    fn check_removable(&self, real: &VPath) -> FileResult<()> {
+        if real.is_root() || (!self.rules.is_admin() && self.rules.is_top_folder(real)) {
             return Err(AppError::forbidden("permission_denied", "The root and your top folders cannot be removed"));
         }
         Ok(())
@@ -187,41 +252,35 @@ impl UserFs {
         Err(e)
     }
 
-    /// Metadata of one path.
+    /// Metadata of one path (a final symlink is described, not followed).
     pub async fn stat(&self, path: &VPath) -> FileResult<EntryInfo> {
         // Folders above a readable path are visible in listings, so they may be stat'ed too.
-        if !self.rules.perms().list || (!self.rules.can_read(path) && !self.rules.leads_to_readable(path)) {
-            return Err(denied());
-        }
-        let entry = self.svc.vfs.stat(path).await?;
-        Ok(EntryInfo { path: path.clone(), entry, writable: self.rules.can_write(path) })
+        let (real, entry) = resolved!(self, Op::See, path, |p| self.svc.vfs.stat(p))?;
+        let writable = self.rules.can_write(&real);
+        Ok(EntryInfo { path: path.clone(), entry: self.masked(entry), writable, real })
     }
 
-    /// Lists a folder. Above a readable path (including `/`), only the children that lead to
-    /// something readable are shown.
-    pub async fn list(&self, dir: &VPath) -> FileResult<Vec<EntryInfo>> {
-        let full = self.rules.can_read(dir);
-        if !self.rules.perms().list || (!full && !self.rules.leads_to_readable(dir)) {
-            return Err(denied());
-        }
-        let entries = self.svc.vfs.list(dir).await?;
+    /// Lists a folder (through a link, the folder it leads to). Above a readable path
+    /// (including `/`), only the children that lead to something readable are shown.
+    pub async fn list(&self, dir: &VPath) -> FileResult<DirList> {
+        let (real, entries) = resolved!(self, Op::List, dir, |p| self.svc.vfs.list(p))?;
+        let full = self.rules.can_read(&real);
         let mut out = Vec::with_capacity(entries.len());
         for entry in entries {
-            let Ok(path) = dir.child(&entry.name) else { continue };
-            if !full && !self.rules.can_read(&path) && !self.rules.leads_to_readable(&path) {
+            let (Ok(path), Ok(real_child)) = (dir.child(&entry.name), real.child(&entry.name)) else { continue };
+            if !full && !self.rules.allows(Op::See, &real_child) {
                 continue;
             }
-            let writable = self.rules.can_write(&path);
-            out.push(EntryInfo { path, entry, writable });
+            let writable = self.rules.can_write(&real_child);
+            out.push(EntryInfo { path, entry: self.masked(entry), writable, real: real_child });
         }
-        Ok(out)
+        Ok(DirList { writable: self.rules.can_write(&real), entries: out })
     }
 
-    /// Opens a file for reading at `offset`.
+    /// Opens a file (through a link, the file it leads to) for reading at `offset`.
     pub async fn open_read(&self, path: &VPath, offset: u64) -> FileResult<(ReadHandle, Entry)> {
-        self.check_read(path)?;
-        let (handle, entry) = self.svc.vfs.open_read(path, offset).await?;
-        Ok((handle, entry))
+        let (_, opened) = resolved!(self, Op::Read, path, |p| self.svc.vfs.open_read(p, offset))?;
+        Ok(opened)
     }
 
     /// Records a completed download.
@@ -242,14 +301,15 @@ impl UserFs {
     }
 
     async fn start_upload(&self, target: &VPath, overwrite: bool, append_at: Option<u64>) -> FileResult<Upload> {
-        if let Err(e) = self.check_write(target).and_then(|_| self.check_perm(self.rules.perms().upload)) {
-            return self.refused("upload", target, e);
-        }
-        if target.is_root() {
+        let real = match self.authorize(Op::Write, target).await {
+            Ok(real) => real,
+            Err(e) => return self.refused("upload", target, e),
+        };
+        if real.is_root() {
             return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
         }
         // Quota: the bytes a replaced file frees count back; a new file needs a file slot.
-        let existing = self.svc.vfs.stat(target).await.ok().filter(|e| !e.is_dir).map(|e| e.size);
+        let existing = self.svc.vfs.stat(&real).await.ok().filter(|e| !e.is_dir && !e.is_symlink).map(|e| e.size);
         let mut quota_limit = None;
         if let Some(q) = self.quota {
             if existing.is_none() && q.files_left == Some(0) {
@@ -260,8 +320,8 @@ impl UserFs {
             quota_limit = q.bytes_left.map(|left| left + existing.unwrap_or(0));
         }
         let staged = match append_at {
-            None => self.svc.vfs.begin_write(target, overwrite).await,
-            Some(offset) => self.svc.vfs.begin_append(target, Some(offset)).await,
+            None => self.svc.vfs.begin_write(&real, overwrite).await,
+            Some(offset) => self.svc.vfs.begin_append(&real, Some(offset)).await,
         };
         let staged = match staged {
             Ok(s) => s,
@@ -288,26 +348,23 @@ impl UserFs {
     }
 
     pub async fn mkdir(&self, path: &VPath) -> FileResult<()> {
-        if let Err(e) = self.check_write(path).and_then(|_| self.check_perm(self.rules.perms().create_dirs)) {
-            return self.refused("create_folder", path, e);
-        }
-        match self.svc.vfs.mkdir(path).await {
-            Ok(()) => {
-                self.audit("create_folder", "ok", path.to_string());
-                Ok(())
-            }
-            Err(e) => self.refused("create_folder", path, e.into()),
-        }
+        self.make_dir(path, false).await
     }
 
     /// Creates a folder and any missing parents (an FTP account's home).
     pub async fn mkdir_all(&self, path: &VPath) -> FileResult<()> {
-        if let Err(e) = self.check_write(path).and_then(|_| self.check_perm(self.rules.perms().create_dirs)) {
-            return self.refused("create_folder", path, e);
-        }
-        match self.svc.vfs.mkdir_all(path).await {
+        self.make_dir(path, true).await
+    }
+
+    async fn make_dir(&self, path: &VPath, parents: bool) -> FileResult<()> {
+        let real = match self.authorize(Op::Mkdir, path).await {
+            Ok(real) => real,
+            Err(e) => return self.refused("create_folder", path, e),
+        };
+        let made = if parents { self.svc.vfs.mkdir_all(&real).await } else { self.svc.vfs.mkdir(&real).await };
+        match made {
             Ok(()) => {
-                self.audit("create_folder", "ok", path.to_string());
+                self.audit("create_folder", "ok", shown(path, &real));
                 Ok(())
             }
             Err(e) => self.refused("create_folder", path, e.into()),
@@ -319,53 +376,61 @@ impl UserFs {
         self.remove_opts(path, dir, true).await
     }
 
-    /// Deletes a file or a folder; a folder only when empty unless `recursive`.
+    /// Deletes a file or a folder; a folder only when empty unless `recursive`. A symlink is
+    /// removed itself (never what it points to), as a file.
     pub async fn remove_opts(&self, path: &VPath, dir: bool, recursive: bool) -> FileResult<()> {
         let action = if dir { "delete_folder" } else { "delete_file" };
-        let checks = self
-            .check_write(path)
-            .and_then(|_| self.check_perm(self.rules.perms().delete))
-            .and_then(|_| self.check_removable(path));
-        if let Err(e) = checks {
+        let real = match self.authorize(Op::Delete, path).await {
+            Ok(real) => real,
+            Err(e) => return self.refused(action, path, e),
+        };
+        if let Err(e) = self.check_removable(&real) {
             return self.refused(action, path, e);
         }
-        let entry = match self.svc.vfs.stat(path).await {
+        let entry = match self.svc.vfs.stat(&real).await {
             Ok(e) => e,
             Err(e) => return self.refused(action, path, e.into()),
         };
         let result = match (dir, entry.is_dir && !entry.is_symlink) {
             (false, true) => Err(FsError::IsADirectory),
             (true, false) => Err(FsError::NotADirectory),
-            (false, false) => self.svc.vfs.remove_file(path).await,
-            (true, true) => self.svc.vfs.remove_dir(path, recursive).await,
+            (false, false) => self.svc.vfs.remove_file(&real).await,
+            (true, true) => self.svc.vfs.remove_dir(&real, recursive).await,
         };
         match result {
             Ok(()) => {
-                self.audit(action, "ok", path.to_string());
+                self.audit(action, "ok", shown(path, &real));
                 Ok(())
             }
             Err(e) => self.refused(action, path, e.into()),
         }
     }
 
-    /// Moves or renames; both ends are checked as writes.
+    /// Moves or renames; both ends are judged as writes where they really are.
     pub async fn rename(&self, from: &VPath, to: &VPath, overwrite: bool) -> FileResult<()> {
         let detail = format!("{from} -> {to}");
-        let checks = self
-            .check_write(from)
-            .and_then(|_| self.check_perm(self.rules.perms().rename))
-            .and_then(|_| self.check_removable(from))
-            .and_then(|_| self.check_write(to))
-            .and_then(|_| if to.is_root() { Err(denied()) } else { Ok(()) });
-        if let Err(e) = checks {
-            self.audit("move", "denied", detail);
-            return Err(e);
-        }
-        if to.is_within(from) {
+        let ends = async {
+            let real_from = self.authorize(Op::MoveFrom, from).await?;
+            self.check_removable(&real_from)?;
+            let real_to = self.authorize(Op::MoveTo, to).await?;
+            if real_to.is_root() {
+                return Err(denied());
+            }
+            Ok((real_from, real_to))
+        };
+        let (real_from, real_to) = match ends.await {
+            Ok(ends) => ends,
+            Err(e) => {
+                self.audit("move", "denied", detail);
+                return Err(e);
+            }
+        };
+        let detail = format!("{} -> {}", shown(from, &real_from), shown(to, &real_to));
+        if real_to.is_within(&real_from) {
             self.audit("move", "failed", detail);
             return Err(AppError::bad_request("path_invalid", "A folder cannot be moved into itself"));
         }
-        match self.svc.vfs.rename(from, to, overwrite).await {
+        match self.svc.vfs.rename(&real_from, &real_to, overwrite).await {
             Ok(()) => {
                 self.audit("move", "ok", detail);
                 Ok(())
@@ -377,22 +442,25 @@ impl UserFs {
         }
     }
 
-    /// Copies a file or folder; the source is checked as a read, the destination as a write.
+    /// Copies a file or folder (through a link, what it leads to); the source is judged as a
+    /// read, the destination as a write, each where it really is.
     pub async fn copy(&self, from: &VPath, to: &VPath, overwrite: bool) -> FileResult<()> {
         let detail = format!("{from} -> {to}");
-        let checks = self
-            .check_read(from)
-            .and_then(|_| self.check_write(to))
-            .and_then(|_| self.check_perm(self.rules.perms().upload));
-        if let Err(e) = checks {
-            self.audit("copy", "denied", detail);
-            return Err(e);
-        }
-        if to.is_root() || to.is_within(from) {
+        let ends =
+            async { Ok::<_, AppError>((self.authorize(Op::Read, from).await?, self.authorize(Op::CopyTo, to).await?)) };
+        let (real_from, real_to) = match ends.await {
+            Ok(ends) => ends,
+            Err(e) => {
+                self.audit("copy", "denied", detail);
+                return Err(e);
+            }
+        };
+        let detail = format!("{} -> {}", shown(from, &real_from), shown(to, &real_to));
+        if real_to.is_root() || real_to.is_within(&real_from) {
             self.audit("copy", "failed", detail);
             return Err(AppError::bad_request("path_invalid", "A folder cannot be copied into itself"));
         }
-        match self.svc.vfs.copy(from, to, overwrite).await {
+        match self.svc.vfs.copy(&real_from, &real_to, overwrite).await {
             Ok(()) => {
                 self.audit("copy", "ok", detail);
                 Ok(())
@@ -405,32 +473,41 @@ impl UserFs {
     }
 
     /// Every regular file and folder below `dir` the caller may read, pre-order, never
-    /// following symlinks; bounded memory.
-    pub fn walk(&self, dir: &VPath) -> FileResult<BoxStream<'static, FileResult<(VPath, Entry)>>> {
-        if !self.rules.perms().list || (!self.rules.can_read(dir) && !self.rules.leads_to_readable(dir)) {
-            return Err(denied());
-        }
+    /// following symlinks; bounded memory. A `dir` reached through a link is walked where it
+    /// leads, and each entry is judged there, but named under `dir` as the caller wrote it.
+    pub async fn walk(&self, dir: &VPath) -> FileResult<BoxStream<'static, FileResult<(VPath, Entry)>>> {
+        let real = self.authorize(Op::List, dir).await?;
         let rules = self.rules.clone();
+        let shown_dir = dir.clone();
+        let walk_root = real.clone();
         Ok(self
             .svc
             .vfs
-            .walk(dir)
+            .walk(&real)
             .filter_map(move |item| {
-                let keep = match &item {
-                    Ok((p, _)) => rules.can_read(p),
-                    Err(_) => true,
+                let item = match item {
+                    Ok((p, e)) if rules.can_read(&p) => {
+                        match p.strip_prefix(&walk_root).map(|rel| shown_dir.join(&rel)) {
+                            Some(Ok(p)) => Some(Ok((p, e))),
+                            // Past the length limit under the written name: leave it out.
+                            Some(Err(_)) | None => None,
+                        }
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(Err(AppError::from(e))),
                 };
-                std::future::ready(keep.then(|| item.map_err(AppError::from)))
+                std::future::ready(item)
             })
             .boxed())
     }
 
     /// [`UserFs::walk`] without `dir` itself, skipping what the walk may not enter instead of
     /// failing on it: what search and folder sizes count.
-    fn walk_below(&self, dir: &VPath) -> FileResult<BoxStream<'static, FileResult<(VPath, Entry)>>> {
+    async fn walk_below(&self, dir: &VPath) -> FileResult<BoxStream<'static, FileResult<(VPath, Entry)>>> {
         let top = dir.clone();
         Ok(self
-            .walk(dir)?
+            .walk(dir)
+            .await?
             .filter_map(move |item| {
                 std::future::ready(match item {
                     Err(AppError::Forbidden { .. }) => None,
@@ -443,9 +520,13 @@ impl UserFs {
 
     /// Total size of what the caller may read below `dir`: bytes and counts of files and
     /// folders (not `dir` itself), never following symlinks. Stops after `max_entries`
-    /// entries or at `deadline`, and then says so (`truncated`).
+    /// entries or at `deadline`, and then says so (`truncated`). A file is `not_a_directory`.
     pub async fn dir_size(&self, dir: &VPath, max_entries: u64, deadline: std::time::Instant) -> FileResult<DirTotals> {
-        let mut stream = self.walk_below(dir)?;
+        let real = self.authorize(Op::List, dir).await?;
+        if !self.svc.vfs.stat(&real).await?.is_dir {
+            return Err(FsError::NotADirectory.into());
+        }
+        let mut stream = self.walk_below(dir).await?;
         let mut t = DirTotals::default();
         let mut seen = 0u64;
         while let Some(item) = stream.next().await {
@@ -469,7 +550,8 @@ impl UserFs {
     /// the caller may read. Returns the hits and whether the search stopped at the limit.
     pub async fn search(&self, dir: &VPath, query: &str, limit: usize) -> FileResult<(Vec<EntryInfo>, bool)> {
         let needle = query.to_lowercase();
-        let mut stream = self.walk_below(dir)?;
+        let real_dir = self.authorize(Op::List, dir).await?;
+        let mut stream = self.walk_below(dir).await?;
         let mut hits = Vec::new();
         while let Some(item) = stream.next().await {
             let (path, entry) = item?;
@@ -477,12 +559,19 @@ impl UserFs {
                 if hits.len() == limit {
                     return Ok((hits, true));
                 }
-                let writable = self.rules.can_write(&path);
-                hits.push(EntryInfo { path, entry, writable });
+                let real =
+                    path.strip_prefix(dir).and_then(|rel| real_dir.join(&rel).ok()).unwrap_or_else(|| path.clone());
+                let writable = self.rules.can_write(&real);
+                hits.push(EntryInfo { path, entry, writable, real });
             }
         }
         Ok((hits, false))
     }
+}
+
+/// `path`, and where it really led when that is somewhere else (audit details).
+fn shown(path: &VPath, real: &VPath) -> String {
+    if path == real { path.to_string() } else { format!("{path} (at {real})") }
 }
 
 /// What [`UserFs::dir_size`] counted.

@@ -1,5 +1,9 @@
 //! Path rules of one user: readable and writable subtrees, matched by components
 //! (`/pub` covers `/pub/x` but never `/pub-private`). Admins read and write everything.
+//!
+//! [`Rules::allows`] is the one permission decision: every file operation of every protocol
+//! asks it, through `UserFs::authorize`, about the *link-free location* the storage resolved,
+//! never about the text of the request.
 
 use crate::auth::Principal;
 use crate::vfs::VPath;
@@ -23,6 +27,37 @@ impl Perms {
         Perms { list: false, download: false, upload: false, delete: false, rename: false, create_dirs: false };
 }
 
+/// What an operation does to a path, as [`Rules::allows`] judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// See one entry (stat). Folders on the way to something readable count.
+    See,
+    /// List a folder (filtered to what leads somewhere readable above the caller's paths).
+    List,
+    /// Read a file's bytes: download, zip, copy source.
+    Read,
+    /// Create or replace a file: upload, new/edit file, resumable upload, FTP STOR/APPE.
+    Write,
+    /// Create a folder.
+    Mkdir,
+    /// Delete a file or folder.
+    Delete,
+    /// Move or rename away from here.
+    MoveFrom,
+    /// Move or rename to here.
+    MoveTo,
+    /// Copy to here.
+    CopyTo,
+}
+
+impl Op {
+    /// Whether a symlink in the last component is followed (the operation acts on what it
+    /// leads to) rather than being the object itself (stat, delete, rename, a write's name).
+    pub fn follows_final(self) -> bool {
+        matches!(self, Op::List | Op::Read)
+    }
+}
+
 /// What one caller may read and write.
 #[derive(Debug, Clone)]
 pub struct Rules {
@@ -30,12 +65,15 @@ pub struct Rules {
     read: Vec<VPath>,
     write: Vec<VPath>,
     perms: Perms,
+    /// Nothing outside the readable paths exists, not even the folders above them (an FTP
+    /// account's home is its `/`): a link to a parent of the home is refused, not listed.
+    confined: bool,
 }
 
 impl Rules {
     /// Everything (administrators).
     pub fn everything() -> Rules {
-        Rules { all: true, read: Vec::new(), write: Vec::new(), perms: Perms::ALL }
+        Rules { all: true, read: Vec::new(), write: Vec::new(), perms: Perms::ALL, confined: false }
     }
 
     /// A user's rules: reads under `paths` or `paths_write`, writes under `paths_write`.
@@ -46,7 +84,7 @@ impl Rules {
         let write = parse(paths_write);
         let mut read = parse(paths);
         read.extend(write.iter().cloned());
-        Rules { all: false, read, write, perms: Perms::ALL }
+        Rules { all: false, read, write, perms: Perms::ALL, confined: false }
     }
 
     /// An FTP account: everything under `home`, limited to `perms`.
@@ -57,6 +95,7 @@ impl Rules {
             read: vec![home.clone()],
             write: if writes { vec![home.clone()] } else { Vec::new() },
             perms,
+            confined: true,
         }
     }
 
@@ -82,7 +121,21 @@ impl Rules {
 
     /// Whether `dir` is an ancestor of something readable (so it may be listed, filtered).
     pub fn leads_to_readable(&self, dir: &VPath) -> bool {
-        self.all || self.read.iter().any(|r| r.starts_with(dir))
+        self.all || (!self.confined && self.read.iter().any(|r| r.starts_with(dir)))
+    }
+
+    /// Whether `op` may be done at `path`: the one permission decision. `path` must be the
+    /// location the storage resolved (see the module docs).
+    pub fn allows(&self, op: Op, path: &VPath) -> bool {
+        let p = self.perms;
+        match op {
+            Op::See | Op::List => p.list && (self.can_read(path) || self.leads_to_readable(path)),
+            Op::Read => p.download && self.can_read(path),
+            Op::Write | Op::CopyTo => p.upload && self.can_write(path),
+            Op::Mkdir => p.create_dirs && self.can_write(path),
+            Op::Delete => p.delete && self.can_write(path),
+            Op::MoveFrom | Op::MoveTo => p.rename && self.can_write(path),
+        }
     }
 
     /// Whether `path` is one of the user's own top folders (never deleted or moved away).
@@ -109,5 +162,24 @@ mod tests {
         assert!(r.leads_to_readable(&v("/")) && !r.leads_to_readable(&v("/bob")));
         assert!(!r.can_read(&v("/")));
         assert!(r.is_top_folder(&v("/alice")) && !r.is_top_folder(&v("/alice/a")));
+    }
+
+    #[test]
+    fn an_ftp_home_has_nothing_above_it() {
+        let r = Rules::home(&v("/alice"), Perms::ALL);
+        assert!(r.allows(Op::List, &v("/alice")) && r.allows(Op::Read, &v("/alice/x")));
+        assert!(!r.allows(Op::List, &v("/")), "a link to the parent of the home must not list it");
+        let web = Rules::new(&[], &["/alice".into()]);
+        assert!(web.allows(Op::List, &v("/")), "a web user sees the folders on the way to theirs");
+        assert!(!web.allows(Op::Read, &v("/")));
+    }
+
+    #[test]
+    fn permission_sets_narrow_what_paths_allow() {
+        let perms = Perms { download: false, delete: false, ..Perms::ALL };
+        let r = Rules::home(&v("/h"), perms);
+        assert!(r.allows(Op::List, &v("/h/d")) && r.allows(Op::Write, &v("/h/f")));
+        assert!(!r.allows(Op::Read, &v("/h/f")) && !r.allows(Op::Delete, &v("/h/f")));
+        assert!(!r.allows(Op::Write, &v("/other/f")));
     }
 }

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::{FileResult, FileService, Proto, UserFs};
+use super::{FileResult, FileService, Op, Proto, UserFs};
 use crate::audit::{Audit, AuditEvent};
 use crate::error::AppError;
 use crate::vfs::{FsError, StagedWrite, StagingId, VPath};
@@ -26,7 +26,13 @@ impl FileService {
     /// Removes a suspended staging file without a user session (expiry of a resumable
     /// upload). Already gone is fine.
     pub async fn discard_staged(&self, target: &VPath, id: &StagingId) -> FileResult<()> {
-        match self.vfs.discard_staged(target, id).await {
+        // The staging file sits in the folder the target really is in.
+        let real = match self.vfs.resolve(target, false).await {
+            Ok(real) => real,
+            Err(FsError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        match self.vfs.discard_staged(&real, id).await {
             Ok(()) | Err(FsError::NotFound) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -74,13 +80,14 @@ impl UserFs {
     /// target exists), parent folder exists, target not a folder or a link, and with
     /// `overwrite == false` not an existing file.
     pub async fn begin_resumable(&self, target: &VPath, overwrite: bool) -> FileResult<StagingId> {
-        if let Err(e) = self.check_write(target) {
-            return self.refused("upload", target, e);
-        }
-        if target.is_root() {
+        let real = match self.authorize(Op::Write, target).await {
+            Ok(real) => real,
+            Err(e) => return self.refused("upload", target, e),
+        };
+        if real.is_root() {
             return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
         }
-        let staged = match self.svc.vfs.begin_write(target, overwrite).await {
+        let staged = match self.svc.vfs.begin_write(&real, overwrite).await {
             Ok(s) => s,
             Err(e) => return self.refused("upload", target, e.into()),
         };
@@ -99,10 +106,11 @@ impl UserFs {
         overwrite: bool,
         length: u64,
     ) -> FileResult<ResumableWrite> {
-        if let Err(e) = self.check_write(target) {
-            return self.refused("upload", target, e);
-        }
-        let mut staged = match self.svc.vfs.resume_staged(target, id, overwrite).await {
+        let real = match self.authorize(Op::Write, target).await {
+            Ok(real) => real,
+            Err(e) => return self.refused("upload", target, e),
+        };
+        let mut staged = match self.svc.vfs.resume_staged(&real, id, overwrite).await {
             Ok(s) => s,
             Err(e) => return self.refused("upload", target, e.into()),
         };
@@ -121,7 +129,8 @@ impl UserFs {
     /// Bytes a resumable upload holds so far ([`FsError::NotFound`] → 404 when its staging
     /// file is gone).
     pub async fn resumable_len(&self, target: &VPath, id: &StagingId) -> FileResult<u64> {
-        Ok(self.svc.vfs.staging_len(target, id).await?)
+        let real = self.authorize(Op::Write, target).await?;
+        Ok(self.svc.vfs.staging_len(&real, id).await?)
     }
 
     /// Terminates a resumable upload: removes its staging file (already gone is fine).

@@ -121,7 +121,7 @@ async fn write_zip(fs: UserFs, roots: Vec<ZipRoot>, opts: ZipOptions, pipe: Dupl
     let mut buf = vec![0u8; BLOCK_SIZE];
     let (mut files, mut entries) = (0u64, 0u64);
     for root in &roots {
-        let mut walk = fs.walk(&root.path).map_err(app_to_io)?;
+        let mut walk = fs.walk(&root.path).await.map_err(app_to_io)?;
         while let Some(item) = walk.next().await {
             let (path, entry) = item.map_err(app_to_io)?;
             let Some(name) = entry_name(&root.path, &root.prefix, &path, entry.is_dir)? else {

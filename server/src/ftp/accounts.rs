@@ -351,7 +351,7 @@ impl AccountService {
 async fn scan(files: &FileService, account: &FtpAccountRow) -> AppResult<(i64, i64)> {
     let home = VPath::parse(&account.home)?;
     let fs = files.session_with(Rules::home(&home, Perms::ALL), &account.username, None, Proto::Ftp, None);
-    let mut walk = fs.walk(&home)?;
+    let mut walk = fs.walk(&home).await?;
     let (mut bytes, mut count) = (0i64, 0i64);
     while let Some(item) = walk.next().await {
         let (_, entry) = item?;

@@ -200,8 +200,9 @@ impl StorageBackend<FtpUser> for NookStorage {
         path: P,
     ) -> Result<Vec<Fileinfo<PathBuf, FtpMeta>>> {
         let v = resolve(&user.home, path.as_ref())?;
-        let entries = self.fs(user, None).list(&v).await.map_err(ftp_error)?;
-        Ok(entries
+        let listed = self.fs(user, None).list(&v).await.map_err(ftp_error)?;
+        Ok(listed
+            .entries
             .into_iter()
             .map(|e| Fileinfo { path: PathBuf::from(&e.entry.name), metadata: FtpMeta::of(&e.entry, e.writable) })
             .collect())

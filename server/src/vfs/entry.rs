@@ -1,13 +1,16 @@
 //! Building [`Entry`] values: stat and list, without ever following a link out.
 //!
-//! Listing reads one directory handle once and stats each name relative to it without
-//! following links. A link's target is then resolved from the *root* handle, so an
-//! in-root link shows its target's kind and size and an escaping one shows as empty.
+//! Both open their directory by its link-free path ([`open_dir`], [`open_parent`]) and stat each
+//! name relative to that handle without following it. A link's target is then resolved from
+//! the *root* ([`resolve_sync`]), so an in-root link shows its target's kind, size and
+//! link-free location (what permissions are judged on), and an escaping or dangling one shows
+//! as an empty non-directory without a target.
 
 use std::io;
 
 use cap_std::fs::{Dir, Metadata};
 
+use super::resolve::{open_dir, open_parent, resolve_sync};
 use super::{Entry, FsError, Result, VPath};
 
 /// Builds an [`Entry`] from metadata of a regular file or directory.
@@ -25,22 +28,42 @@ pub(super) fn entry_from(name: &str, meta: &Metadata, is_symlink: bool) -> Entry
         size: if is_dir { 0 } else { meta.len() },
         modified: meta.modified().ok().map(|t| chrono::DateTime::<chrono::Utc>::from(t.into_std())),
         mime: mime.to_owned(),
+        target: None,
     }
 }
 
-/// Entry for a symlink at `path`. The target is resolved from the *root* (a link in
-/// `/a` may point to `../b`, which is outside `a`'s handle but inside the root); if it
-/// dangles, escapes or is a special file, the link is shown as an empty non-directory.
+/// Metadata of the link-free `path` itself (not followed), or `None` when nothing is there
+/// or it is neither a file nor a directory.
+fn plain_metadata(root: &Dir, path: &VPath) -> Option<Metadata> {
+    let meta = if path.is_root() {
+        root.dir_metadata().ok()?
+    } else {
+        let (dir, name) = open_parent(root, path).ok()?;
+        dir.symlink_metadata(&name).ok()?
+    };
+    (meta.is_dir() || meta.is_file()).then_some(meta)
+}
+
+/// Entry for a symlink at `path`. The target is resolved from the *root* (a link in `/a` may
+/// point to `../b`, outside `a`'s handle but inside the root); if it dangles, escapes, loops
+/// or is a special file, the link is shown as an empty non-directory without a target.
 fn symlink_entry(root: &Dir, path: &VPath, name: &str, link: &Metadata) -> Entry {
-    match root.metadata(path.as_rel_path()) {
-        Ok(t) if t.is_dir() || t.is_file() => entry_from(name, &t, true),
-        _ => Entry { size: 0, mime: "inode/symlink".to_owned(), ..entry_from(name, link, true) },
+    let target = resolve_sync(root, path, true).ok().and_then(|t| plain_metadata(root, &t).map(|m| (t, m)));
+    match target {
+        Some((t, meta)) => Entry { target: Some(t), ..entry_from(name, &meta, true) },
+        None => Entry { size: 0, mime: "inode/symlink".to_owned(), ..entry_from(name, link, true) },
     }
 }
 
+/// Metadata of the link-free `path`; a final symlink is described, not followed.
 pub(super) fn stat_sync(root: &Dir, path: &VPath) -> Result<Entry> {
     let name = path.name().unwrap_or("");
-    let meta = root.symlink_metadata(path.as_rel_path())?;
+    let meta = if path.is_root() {
+        root.dir_metadata()?
+    } else {
+        let (dir, name) = open_parent(root, path)?;
+        dir.symlink_metadata(&name)?
+    };
     if meta.is_symlink() {
         Ok(symlink_entry(root, path, name, &meta))
     } else if meta.is_dir() || meta.is_file() {
@@ -77,7 +100,7 @@ pub(super) fn read_dir_raw(dir: &Dir, with_staging: bool) -> Result<Vec<(String,
 }
 
 pub(super) fn list_sync(root: &Dir, path: &VPath) -> Result<Vec<Entry>> {
-    let dir = root.open_dir(path.as_rel_path())?;
+    let dir = open_dir(root, path)?;
     let mut out = Vec::new();
     for (name, meta) in read_dir_raw(&dir, false)? {
         // A name whose full path would pass 4096 bytes is not addressable: hide it.

@@ -31,6 +31,12 @@ pub enum FsError {
     /// a plain file is required, an operation on the root itself, or an OS permission error.
     #[error("permission denied")]
     PermissionDenied,
+    /// A symlink was met where the path had to be link-free: operations take the location
+    /// `Vfs::resolve` gave, and refuse to follow anything on the way. Either the caller passed
+    /// a path as written (resolve it, judge the result, try again) or the tree changed since
+    /// it was resolved (a race: refuse).
+    #[error("symlink in path")]
+    LinkInPath,
     /// The disk (or an OS quota) is full.
     #[error("insufficient storage")]
     InsufficientStorage,
@@ -47,8 +53,8 @@ pub enum FsError {
 
 pub type Result<T, E = FsError> = std::result::Result<T, E>;
 
-// ELOOP has no stable `ErrorKind` yet, so it is matched by number. cap-std reports an
-// `O_NOFOLLOW` hit on a symlink as ELOOP.
+// ELOOP has no stable `ErrorKind` yet, so it is matched by number. An `O_NOFOLLOW` open of a
+// symlink and `openat2(RESOLVE_NO_SYMLINKS)` meeting one both fail with ELOOP.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const ELOOP: i32 = 40;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -59,7 +65,7 @@ impl FsError {
     pub fn from_io(e: io::Error) -> FsError {
         use io::ErrorKind as K;
         if e.raw_os_error() == Some(ELOOP) {
-            return FsError::PermissionDenied;
+            return FsError::LinkInPath;
         }
         match e.kind() {
             K::NotFound => FsError::NotFound,
@@ -107,7 +113,7 @@ mod tests {
             (39, "NotEmpty"),
             (28, "InsufficientStorage"),
             (27, "TooLarge"),
-            (40, "PermissionDenied"),
+            (40, "LinkInPath"),
             (18, "PermissionDenied"),
             (13, "PermissionDenied"),
         ];

@@ -1,14 +1,15 @@
 //! [`LocalFs`]: the [`Vfs`] over a local directory, resolved only through cap-std.
 //!
-//! Invariant: after [`LocalFs::open`] no code here names a host path. Every call takes a
-//! `VPath::as_rel_path()` (never absolute, never `..`) relative to the root `Dir`, or a
-//! single component relative to a `Dir` opened beneath it; cap-std resolves it with
-//! `openat2(RESOLVE_BENEATH)` (or its own checked walk), so a symlink or a racing rename
-//! that points outside the root yields an error, which we map to `PermissionDenied`.
+//! Invariant: after [`LocalFs::open`] no code here names a host path. Every operation opens
+//! the directory it works in by a *link-free* path relative to the root `Dir` (see
+//! `resolve`: `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` or one `O_NOFOLLOW` open per
+//! component) and acts on one component relative to that handle, never following it. A
+//! symlink met on the way is [`FsError::LinkInPath`]; where a path really leads is asked
+//! separately ([`Vfs::resolve`]) so that the caller can judge that location first.
 //!
-//! Symlink policy: reads follow links that stay inside the root; writes never go through
-//! or over a final symlink (refused); walk, copy and zip skip links; remove removes the
-//! link itself. Absolute link targets always count as escapes.
+//! Symlink policy: `resolve` follows links that stay inside the root (absolute targets and
+//! `..` above the root count as escapes); writes never go through or over a final symlink
+//! (refused); walk, copy and zip skip links; remove removes the link itself.
 
 use std::collections::HashSet;
 use std::io;
@@ -20,9 +21,8 @@ use cap_std::fs::Dir;
 
 use super::entry::{list_sync, stat_sync};
 use super::read::open_read_sync;
-use super::staging::{
-    LocalStaged, Staging, begin_append_sync, begin_write_sync, check_target, open_parent, rename_noreplace,
-};
+use super::resolve::{open_parent, open_subdir, resolve_sync};
+use super::staging::{LocalStaged, Staging, begin_append_sync, begin_write_sync, check_target, rename_noreplace};
 use super::{
     Capabilities, Entry, FsError, ReadHandle, Result, StagedWrite, StagingId, VPath, Vfs, VfsFuture, WalkStream,
     blocking, tree,
@@ -61,26 +61,46 @@ impl LocalFs {
     }
 }
 
+/// Creates every missing directory of the link-free `path`, one component at a time relative
+/// to the previous handle, so no link on the way is followed ([`FsError::LinkInPath`]). Links
+/// can only be among the components that exist already, so nothing is created before one is
+/// met.
 fn mkdir_all_sync(root: &Dir, path: &VPath) -> Result<()> {
-    match root.create_dir_all(path.as_rel_path()) {
-        Ok(()) => Ok(()),
-        // An existing *directory* is success; a file or link in the way is not.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            if root.symlink_metadata(path.as_rel_path())?.is_dir() {
-                Ok(())
-            } else {
-                Err(FsError::NotADirectory)
-            }
-        }
-        Err(e) => Err(e.into()),
+    let mut dir: Option<Dir> = None;
+    for name in path.components() {
+        let here = dir.as_ref().unwrap_or(root);
+        let next = match open_subdir(here, name) {
+            Ok(d) => d,
+            Err(FsError::NotFound) => match here.create_dir(name) {
+                // Created by someone else meanwhile is as good.
+                Ok(()) => open_subdir(here, name)?,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => open_subdir(here, name)?,
+                Err(e) => return Err(e.into()),
+            },
+            // A file in the way (a link was told apart by `open_subdir`).
+            Err(e) => return Err(e),
+        };
+        dir = Some(next);
     }
+    Ok(())
+}
+
+fn remove_file_sync(root: &Dir, path: &VPath) -> Result<()> {
+    if path.is_root() {
+        return Err(FsError::PermissionDenied);
+    }
+    let (dir, name) = open_parent(root, path)?;
+    // unlinkat without AT_REMOVEDIR: a directory gives EISDIR, a link is removed itself and
+    // its target is untouched.
+    Ok(dir.remove_file(&name)?)
 }
 
 fn remove_dir_sync(root: &Dir, path: &VPath, recursive: bool) -> Result<()> {
     if path.is_root() {
         return Err(FsError::PermissionDenied);
     }
-    let meta = root.symlink_metadata(path.as_rel_path())?;
+    let (dir, name) = open_parent(root, path)?;
+    let meta = dir.symlink_metadata(&name)?;
     if !meta.is_dir() {
         // Includes a symlink to a directory: remove_file removes links.
         return Err(FsError::NotADirectory);
@@ -88,9 +108,9 @@ fn remove_dir_sync(root: &Dir, path: &VPath, recursive: bool) -> Result<()> {
     if recursive {
         // cap-std's remove_dir_all opens every level with O_NOFOLLOW and unlinks links
         // as files, so a link inside the tree never leads the deletion elsewhere.
-        Ok(root.remove_dir_all(path.as_rel_path())?)
+        Ok(dir.remove_dir_all(&name)?)
     } else {
-        Ok(root.remove_dir(path.as_rel_path())?)
+        Ok(dir.remove_dir(&name)?)
     }
 }
 
@@ -98,40 +118,20 @@ fn rename_sync(root: &Dir, from: &VPath, to: &VPath, overwrite: bool) -> Result<
     if from.is_root() || to.is_root() {
         return Err(FsError::PermissionDenied);
     }
-    let meta = root.symlink_metadata(from.as_rel_path())?;
-    // For a directory the kernel refuses this too (EINVAL), but not on every filesystem
-    // with the same errno; say it plainly.
-    if to.is_within(from) || (meta.is_dir() && lands_inside(root, from, to)?) {
+    // Both paths are link-free, so the lexical check is exact; the kernel refuses a directory
+    // moved into its own subtree too (EINVAL), should the tree change meanwhile.
+    if to.is_within(from) {
         return Err(FsError::InvalidPath("destination is inside the source"));
     }
-    let (from, to) = (from.as_rel_path(), to.as_rel_path());
+    let (src, from_name) = open_parent(root, from)?;
+    let (dst, to_name) = open_parent(root, to)?;
+    let meta = src.symlink_metadata(&from_name)?;
     if overwrite {
         // rename(2) itself refuses dir-over-file, file-over-dir and over a non-empty dir.
-        Ok(root.rename(from, root, to)?)
+        Ok(src.rename(&from_name, &dst, &to_name)?)
     } else {
-        rename_noreplace(root, from, to, meta.is_dir())
+        rename_noreplace(&src, &from_name, &dst, &to_name, meta.is_dir())
     }
-}
-
-/// The link-free form of `path` (every in-root symlink resolved), by the kernel's view.
-/// Used to compare source and destination of copy/rename as the filesystem sees them.
-pub(super) fn resolve(root: &Dir, path: &VPath) -> Result<VPath> {
-    let real = root.canonicalize(path.as_rel_path())?;
-    let real = real.to_str().ok_or(FsError::InvalidPath("non-UTF-8 link target"))?;
-    VPath::parse(real)
-}
-
-/// Whether `to` (which may not exist yet) lies inside `from`, or is `from`, once
-/// symlinks in either are resolved. `to`'s parent must exist.
-pub(super) fn lands_inside(root: &Dir, from: &VPath, to: &VPath) -> Result<bool> {
-    if to.is_within(from) {
-        return Ok(true);
-    }
-    let (Some(parent), Some(name)) = (to.parent(), to.name()) else {
-        return Ok(false);
-    };
-    let real_to = resolve(root, &parent)?.child(name)?;
-    Ok(real_to.is_within(&resolve(root, from)?))
 }
 
 /// The modification time at or before which a file is `older_than` old now.
@@ -146,6 +146,11 @@ fn boxed(st: Staging, written: u64, overwrite: bool) -> Box<dyn StagedWrite> {
 impl Vfs for LocalFs {
     fn capabilities(&self) -> Capabilities {
         Capabilities { atomic_commit: true, native_rename: true, resumable_writes: true, symlinks: true }
+    }
+
+    fn resolve<'a>(&'a self, path: &'a VPath, follow_final: bool) -> VfsFuture<'a, VPath> {
+        let path = path.clone();
+        Box::pin(self.run(move |root, _| resolve_sync(root, &path, follow_final)))
     }
 
     fn stat<'a>(&'a self, path: &'a VPath) -> VfsFuture<'a, Entry> {
@@ -221,7 +226,13 @@ impl Vfs for LocalFs {
 
     fn mkdir<'a>(&'a self, path: &'a VPath) -> VfsFuture<'a, ()> {
         let path = path.clone();
-        Box::pin(self.run(move |root, _| Ok(root.create_dir(path.as_rel_path())?)))
+        Box::pin(self.run(move |root, _| {
+            let (dir, name) = open_parent(root, &path).map_err(|e| match e {
+                FsError::IsADirectory => FsError::AlreadyExists, // the root exists
+                e => e,
+            })?;
+            Ok(dir.create_dir(&name)?)
+        }))
     }
 
     fn mkdir_all<'a>(&'a self, path: &'a VPath) -> VfsFuture<'a, ()> {
@@ -231,14 +242,7 @@ impl Vfs for LocalFs {
 
     fn remove_file<'a>(&'a self, path: &'a VPath) -> VfsFuture<'a, ()> {
         let path = path.clone();
-        Box::pin(self.run(move |root, _| {
-            if path.is_root() {
-                return Err(FsError::PermissionDenied);
-            }
-            // unlinkat without AT_REMOVEDIR: a directory gives EISDIR, a link is removed
-            // itself and its target is untouched.
-            Ok(root.remove_file(path.as_rel_path())?)
-        }))
+        Box::pin(self.run(move |root, _| remove_file_sync(root, &path)))
     }
 
     fn remove_dir<'a>(&'a self, path: &'a VPath, recursive: bool) -> VfsFuture<'a, ()> {

@@ -1,9 +1,10 @@
 //! Storage layer: [`VPath`], the [`Vfs`] trait and [`LocalFs`] over a cap-std `Dir`.
 //!
 //! Invariant: every byte of user data is reached through a [`VPath`] resolved by the
-//! backend *beneath* its root, by the kernel (cap-std, `openat2(RESOLVE_BENEATH)` on
-//! Linux), never by joining strings onto a host path. Symlinks are followed only while
-//! they stay inside the root; escapes fail with [`FsError::PermissionDenied`]. Writes land
+//! backend *beneath* its root, by the kernel (cap-std, `openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS)` on Linux), never by joining strings onto a host path. Symlinks are
+//! followed only by [`Vfs::resolve`] and only while they stay inside the root; escapes fail
+//! with [`FsError::PermissionDenied`]. Writes land
 //! in a `.nook-part-*` staging file beside the target and appear only by an atomic rename;
 //! a dropped, aborted or failed write removes its staging file. Staging names are never
 //! listed and never parse as a [`VPath`].
@@ -26,13 +27,17 @@
 //!   future is dropped (a tus PATCH whose connection died), instead of removing the file.
 //!   Append (`APPE`, `REST`+`STOR` on a complete file) copies the kept prefix into a new
 //!   staging file ([`Vfs::begin_append`]), so even an append is atomic.
-//! - Symlinks: read through while inside the root; never written through or over; never
-//!   followed by walk, copy, sweep or recursive delete; `remove_file` removes the link.
+//! - Symlinks: followed only by [`Vfs::resolve`], while inside the root; every other
+//!   operation takes the link-free result and refuses to meet a link ([`FsError::LinkInPath`]),
+//!   so permissions are judged on where a path really leads and a race cannot change it.
+//!   Never written through or over; never followed by walk, copy, sweep or recursive delete;
+//!   `remove_file` removes the link.
 
 mod entry;
 mod error;
 mod local;
 mod read;
+mod resolve;
 mod staging;
 mod tree;
 mod vpath;
@@ -79,6 +84,9 @@ pub struct Entry {
     pub modified: Option<chrono::DateTime<chrono::Utc>>,
     /// MIME type guessed from the extension; `inode/directory` for directories.
     pub mime: String,
+    /// For a symlink whose target exists inside the root and is a file or a directory: the
+    /// target's link-free location, on which permissions to open the link are judged.
+    pub target: Option<VPath>,
 }
 
 /// What a backend can do, so callers can offer or refuse features honestly.
@@ -167,11 +175,24 @@ pub trait StagedWrite: Send {
 }
 
 /// A storage backend. Small on purpose: everything policy-like is in `files::UserFs`.
+///
+/// Paths: [`Vfs::resolve`] turns a path as a client wrote it into the *link-free* location it
+/// leads to; every other method takes link-free paths and fails with [`FsError::LinkInPath`]
+/// when it meets a symlink on the way (it never follows one), so that what the caller judged
+/// is what the operation touches, even when the tree changes in between. A final symlink is
+/// an object of its own for `stat`, `remove_file`, `rename` (the link itself) and refused as
+/// a write target; `open_read`, `list`, `copy`'s source and `walk`'s start need it resolved.
 pub trait Vfs: Send + Sync + 'static {
     fn capabilities(&self) -> Capabilities;
 
+    /// The link-free location of `path` beneath the root: in-root symlinks followed (the last
+    /// component too when `follow_final`), components that do not exist yet kept as written.
+    /// [`FsError::PermissionDenied`] when a link leads out of the root or loops.
+    fn resolve<'a>(&'a self, path: &'a VPath, follow_final: bool) -> VfsFuture<'a, VPath>;
+
     /// Metadata of one path. A final symlink is reported as a symlink with its in-root
-    /// target's kind and size; dangling or escaping links as size 0, not a directory.
+    /// target's kind, size and location; dangling or escaping links as size 0, not a
+    /// directory, without a target.
     fn stat<'a>(&'a self, path: &'a VPath) -> VfsFuture<'a, Entry>;
 
     /// Entries of a directory, unsorted, without staging files, special files (fifos,

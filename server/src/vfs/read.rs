@@ -24,9 +24,11 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, ReadBuf};
 use tokio::task::JoinHandle;
 use tokio_util::io::ReaderStream;
 
-use cap_std::fs::Dir;
+use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt as _};
+use cap_std::fs::{Dir, OpenOptions};
 
-use super::entry::stat_sync;
+use super::entry::entry_from;
+use super::resolve::open_parent;
 use super::{BLOCK_SIZE, Entry, FsError, Result, VPath};
 
 /// Files up to this size are read whole when opened (one blocking hop for open and read).
@@ -275,19 +277,27 @@ fn poll_local(state: &mut State, block: usize, cx: &mut Context<'_>, out: &mut R
     }
 }
 
+/// Opens the regular file at the link-free `path`. A symlink there is
+/// [`FsError::LinkInPath`]: the caller reads through links by resolving them first.
 pub(super) fn open_read_sync(root: &Dir, path: &VPath, offset: u64) -> Result<(ReadHandle, Entry)> {
-    let mut entry = stat_sync(root, path)?;
-    // Through in-root links only: an escaping or dangling link fails here. Checked before
-    // `open` because opening a fifo would block this thread until a writer shows up.
-    let target = root.metadata(path.as_rel_path())?;
-    if target.is_dir() {
+    let (dir, name) = open_parent(root, path)?;
+    // Checked before `open` because opening a fifo would block this thread until a writer
+    // shows up.
+    let link = dir.symlink_metadata(&name)?;
+    if link.is_symlink() {
+        return Err(FsError::LinkInPath);
+    }
+    if link.is_dir() {
         return Err(FsError::IsADirectory);
     }
-    if !target.is_file() {
+    if !link.is_file() {
         return Err(FsError::PermissionDenied);
     }
-    let file = root.open(path.as_rel_path())?;
-    // Check the *opened* object too: the path may have been swapped since `metadata`.
+    let mut opts = OpenOptions::new();
+    opts.read(true).follow(FollowSymlinks::No);
+    let file = dir.open_with(&name, &opts)?;
+    // Check the *opened* object too: the name may have been swapped since `symlink_metadata`
+    // (a link in between fails the open with ELOOP, i.e. LinkInPath).
     let meta = file.metadata()?;
     if meta.is_dir() {
         return Err(FsError::IsADirectory);
@@ -295,6 +305,7 @@ pub(super) fn open_read_sync(root: &Dir, path: &VPath, offset: u64) -> Result<(R
     if !meta.is_file() {
         return Err(FsError::PermissionDenied);
     }
+    let mut entry = entry_from(&name, &meta, false);
     entry.size = meta.len();
     let mut file = file.into_std();
     if offset > 0 {

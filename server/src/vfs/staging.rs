@@ -16,8 +16,10 @@ use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
+use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt as _};
 use cap_std::fs::{Dir, OpenOptions};
 
+use super::resolve::open_parent;
 use super::{BLOCK_SIZE, FsError, Result, StagedWrite, StagingId, VPath, VfsFuture, blocking};
 
 /// Synchronous core of a staged write; owns the cleanup duty.
@@ -106,7 +108,7 @@ impl Staging {
         if overwrite {
             self.dir.rename(&self.part, &self.dir, &self.target)?;
         } else {
-            rename_noreplace(&self.dir, &self.part, &self.target, false)?;
+            rename_noreplace(&self.dir, &self.part, &self.dir, &self.target, false)?;
         }
         self.armed = false;
         if self.sync {
@@ -143,7 +145,8 @@ impl Drop for Staging {
     }
 }
 
-/// Moves `from` to `to` (paths relative to `dir`) without ever replacing an existing `to`.
+/// Moves `from` in `src` to `to` in `dst` (one component each) without ever replacing an
+/// existing `to`.
 ///
 /// cap-std does not expose `renameat2(RENAME_NOREPLACE)`, so files use `linkat` + `unlink`:
 /// `linkat` atomically fails with EEXIST when `to` exists, and `to` appears complete at
@@ -151,11 +154,11 @@ impl Drop for Staging {
 /// refuse links; those fall back to check-then-rename. Its window is harmless for
 /// directories (`rename(2)` of a directory can only replace an *empty* directory) and, for
 /// files on link-less filesystems, a concurrent creator can lose its file: documented.
-pub(super) fn rename_noreplace(dir: &Dir, from: &str, to: &str, from_is_dir: bool) -> Result<()> {
+pub(super) fn rename_noreplace(src: &Dir, from: &str, dst: &Dir, to: &str, from_is_dir: bool) -> Result<()> {
     if !from_is_dir {
-        match dir.hard_link(from, dir, to) {
+        match src.hard_link(from, dst, to) {
             Ok(()) => {
-                if let Err(e) = dir.remove_file(from) {
+                if let Err(e) = src.remove_file(from) {
                     // `to` is complete and in place; a leftover `from` is a duplicate, not a
                     // loss (and a leftover staging name is swept at start-up).
                     tracing::warn!(error = %e, "source not unlinked after link");
@@ -166,12 +169,12 @@ pub(super) fn rename_noreplace(dir: &Dir, from: &str, to: &str, from_is_dir: boo
             Err(e) => return Err(FsError::from_io(e)),
         }
     }
-    match dir.symlink_metadata(to) {
+    match dst.symlink_metadata(to) {
         Ok(_) => return Err(FsError::AlreadyExists),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(FsError::from_io(e)),
     }
-    Ok(dir.rename(from, dir, to)?)
+    Ok(src.rename(from, dst, to)?)
 }
 
 fn link_unsupported(e: &io::Error) -> bool {
@@ -186,15 +189,6 @@ fn sync_dir(dir: &Dir) {
     if let Ok(f) = dir.open(".") {
         let _ = f.sync_all();
     }
-}
-
-/// Opens the directory that will hold `target` and returns it with the final name.
-pub(super) fn open_parent(root: &Dir, target: &VPath) -> Result<(Arc<Dir>, String)> {
-    let (Some(parent), Some(name)) = (target.parent(), target.name()) else {
-        return Err(FsError::IsADirectory); // the root
-    };
-    let dir = root.open_dir(parent.as_rel_path())?;
-    Ok((Arc::new(dir), name.to_owned()))
 }
 
 /// Refuses a write target that is a directory, a symlink or a special file, or that
@@ -231,7 +225,9 @@ pub(super) fn begin_append_sync(root: &Dir, target: &VPath, offset: Option<u64>,
     if keep > meta.len() {
         return Err(FsError::InvalidOffset);
     }
-    let mut src = dir.open(&name)?.into_std();
+    let mut opts = OpenOptions::new();
+    opts.read(true).follow(FollowSymlinks::No);
+    let mut src = dir.open_with(&name, &opts)?.into_std();
     let mut st = Staging::create(dir, &name, sync)?;
     // `io::copy` between files uses copy_file_range: server-side, reflink where possible.
     let copied = io::copy(&mut io::Read::take(&mut src, keep), st.file_mut()?)?;

@@ -14,13 +14,13 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cap_fs_ext::DirExt as _;
-use cap_std::fs::{Dir, Metadata, MetadataExt as _};
+use cap_fs_ext::{DirExt as _, FollowSymlinks, OpenOptionsFollowExt as _};
+use cap_std::fs::{Dir, Metadata, MetadataExt as _, OpenOptions};
 use futures_util::StreamExt as _;
 
 use super::entry::{entry_from, read_dir_raw};
-use super::local::lands_inside;
-use super::staging::{Staging, check_target, open_parent};
+use super::resolve::{open_parent, open_subdir};
+use super::staging::{Staging, check_target};
 use super::{Entry, FsError, Result, StagingId, VPath, WalkStream, blocking};
 
 /// One directory on the current branch.
@@ -33,7 +33,10 @@ struct Frame {
 /// Opens `name` under `parent` without following a link; regular files and directories
 /// only, sorted by name so zips and searches are deterministic.
 fn open_frame(parent: &Dir, name: &str, path: VPath) -> Result<Frame> {
-    let dir = parent.open_dir_nofollow(name)?;
+    frame(open_subdir(parent, name)?, path)
+}
+
+fn frame(dir: Dir, path: VPath) -> Result<Frame> {
     let mut entries: Vec<_> =
         read_dir_raw(&dir, false)?.into_iter().filter(|(_, m)| m.is_dir() || m.is_file()).collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -53,13 +56,16 @@ enum Start {
 }
 
 fn start_sync(root: &Dir, path: VPath) -> Result<Start> {
-    let meta = root.symlink_metadata(path.as_rel_path())?;
+    if path.is_root() {
+        return Ok(Start::Dir(frame(root.try_clone()?, path)?));
+    }
+    let (parent, name) = open_parent(root, &path)?;
+    let meta = parent.symlink_metadata(&name)?;
     if meta.is_file() {
-        let entry = entry_from(path.name().unwrap_or(""), &meta, false);
+        let entry = entry_from(&name, &meta, false);
         Ok(Start::File(path, entry))
     } else if meta.is_dir() {
-        let frame = open_frame(root, path.as_rel_path(), path.clone())?;
-        Ok(Start::Dir(frame))
+        Ok(Start::Dir(open_frame(&parent, &name, path)?))
     } else {
         Ok(Start::Skip) // a symlink or special file is never walked
     }
@@ -129,33 +135,34 @@ fn copy_file_into(input: cap_std::fs::File, dst: &Arc<Dir>, name: &str, overwrit
     st.commit(overwrite)
 }
 
-/// See [`super::Vfs::copy`].
+/// See [`super::Vfs::copy`]. Both paths are link-free; a symlink as the source is
+/// [`FsError::LinkInPath`] (the caller copies what a link leads to by resolving it first).
 pub(super) fn copy_sync(root: &Dir, from: &VPath, to: &VPath, overwrite: bool, sync: bool) -> Result<()> {
     if to.is_root() {
         return Err(FsError::PermissionDenied);
     }
-    // Lexical check; the inode check below catches the same through an in-root link.
+    // Exact for link-free paths; the inode check below is the backstop for a tree that
+    // changes meanwhile.
     if to.is_within(from) {
         return Err(FsError::InvalidPath("destination is inside the source"));
     }
-    let meta = root.symlink_metadata(from.as_rel_path())?;
+    // (The root is inside every destination, so it never gets here.)
+    let (src_parent, src_name) = open_parent(root, from)?;
+    let meta = src_parent.symlink_metadata(&src_name)?;
     let (dst_parent, dst_name) = open_parent(root, to)?;
+    if meta.is_symlink() {
+        return Err(FsError::LinkInPath);
+    }
     if meta.is_file() {
-        // `open` follows only in-root links; it was a regular file a moment ago.
-        let input = root.open(from.as_rel_path())?;
+        let input = open_nofollow(&src_parent, &src_name)?;
         return copy_file_into(input, &dst_parent, &dst_name, overwrite, sync);
     }
     if !meta.is_dir() {
-        return Err(FsError::PermissionDenied); // symlinks and special files are not copied
+        return Err(FsError::PermissionDenied); // special files are not copied
     }
-    // Through an in-root link (`/alias -> a`, copy `/a` to `/alias/x`) the lexical check
-    // passes; compare resolved paths before creating anything.
-    if lands_inside(root, from, to)? {
-        return Err(FsError::InvalidPath("destination is inside the source"));
-    }
-    let src = root.open_dir_nofollow(from.as_rel_path())?;
+    let src = open_subdir(&src_parent, &src_name)?;
     make_dir(&dst_parent, &dst_name, overwrite)?;
-    let dst = Arc::new(dst_parent.open_dir_nofollow(&dst_name)?);
+    let dst = Arc::new(open_subdir(&dst_parent, &dst_name)?);
     let dst_meta = dst.dir_metadata()?;
     let dst_id = (dst_meta.dev(), dst_meta.ino());
 
@@ -167,23 +174,30 @@ pub(super) fn copy_sync(root: &Dir, from: &VPath, to: &VPath, overwrite: bool, s
             continue;
         };
         if meta.is_file() {
-            let input = src.open(&name)?;
+            let input = open_nofollow(src, &name)?;
             copy_file_into(input, dst, &name, overwrite, sync)?;
         } else if meta.is_dir() {
-            let child = src.open_dir_nofollow(&name)?;
+            let child = open_subdir(src, &name)?;
             let child_meta = child.dir_metadata()?;
             if (child_meta.dev(), child_meta.ino()) == dst_id {
-                // Backstop for a link swapped in after `lands_inside`: copying the
+                // Backstop for a tree changed since the paths were resolved: copying the
                 // destination into itself would recurse until the path limit.
                 return Err(FsError::InvalidPath("destination is inside the source"));
             }
             make_dir(dst, &name, overwrite)?;
-            let child_dst = Arc::new(dst.open_dir_nofollow(&name)?);
+            let child_dst = Arc::new(open_subdir(dst, &name)?);
             let listing = sorted(read_dir_raw(&child, false)?);
             stack.push((child, child_dst, listing));
         }
     }
     Ok(())
+}
+
+/// Opens the file `name` of `dir` for reading; a link swapped in is [`FsError::LinkInPath`].
+fn open_nofollow(dir: &Dir, name: &str) -> Result<cap_std::fs::File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).follow(FollowSymlinks::No);
+    Ok(dir.open_with(name, &opts)?)
 }
 
 fn sorted(mut v: Vec<(String, Metadata)>) -> std::vec::IntoIter<(String, Metadata)> {

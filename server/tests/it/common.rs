@@ -80,8 +80,10 @@ impl Spawn {
     }
 }
 
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_nook")
+/// The `nook` binary under test: this build's, or `NOOK_TEST_BINARY` (to run the suite against
+/// another build, e.g. to see a regression test fail on the release before a fix).
+pub fn bin() -> String {
+    std::env::var("NOOK_TEST_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nook").to_string())
 }
 
 async fn fresh_database_url() -> Option<String> {
@@ -162,7 +164,8 @@ impl TestApp {
 
     /// A `nook` command with this app's config and data dir (for CLI tests).
     pub fn command(&self) -> Command {
-        let mut c = Command::new(self.binary.as_deref().unwrap_or(Path::new(bin())));
+        let default = bin();
+        let mut c = Command::new(self.binary.as_deref().unwrap_or(Path::new(&default)));
         c.arg("--config").arg(self.config_path()).arg("--data-dir").arg(self.data_dir());
         c.env_remove("NOOK_CONFIG").env("NOOK_LOG", "warn");
         for (k, v) in &self.env {

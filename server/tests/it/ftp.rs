@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 /// A TestApp with FTP on a free port and its own passive range, started through the API.
-async fn ftp_app(extra: &str) -> (TestApp, String, u16) {
+pub(crate) async fn ftp_app(extra: &str) -> (TestApp, String, u16) {
     let base = 40000 + (rand::random::<u16>() % 2000) * 10;
     let app = TestApp::builder()
         .config(&format!("[ftp]\nlisten = \"127.0.0.1:0\"\npassive_ports = \"{base}-{}\"\n{extra}", base + 9))
@@ -36,7 +36,7 @@ fn root(app: &TestApp) -> PathBuf {
 }
 
 /// Runs a Python ftplib script with `ftp` connected to the port; returns (ok, output).
-fn py(port: u16, script: &str) -> (bool, String) {
+pub(crate) fn py(port: u16, script: &str) -> (bool, String) {
     let prelude = format!(
         "import ftplib, io, sys\nftp = ftplib.FTP()\nftp.connect('127.0.0.1', {port}, timeout=20)\n\
          def out(*a):\n    print(*a, flush=True)\n"

@@ -11,6 +11,7 @@ mod openapi;
 mod reliability;
 mod roles;
 mod settings_logs;
+mod symlinks;
 mod system;
 mod transfer;
 mod users;

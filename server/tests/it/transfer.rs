@@ -463,7 +463,7 @@ pub(crate) fn tus_metadata(pairs: &[(&str, &str)]) -> String {
         .join(",")
 }
 
-async fn tus_create(app: &TestApp, token: &str, length: u64, metadata: &str) -> reqwest::Response {
+pub(crate) async fn tus_create(app: &TestApp, token: &str, length: u64, metadata: &str) -> reqwest::Response {
     app.req(Method::POST, "/api/tus")
         .bearer_auth(token)
         .header("Tus-Resumable", TUS)

@@ -24,11 +24,19 @@ async fn copy_into_own_subtree_through_symlinked_parent_is_refused() {
     f.fs.mkdir_all(&p("/a/sub")).await.expect("mkdir");
     put(&f.fs, "/a/f.txt", b"1", false).await.expect("put");
     symlink("a", f.root.join("alias")).expect("symlink");
+    // Written through the link, the storage refuses to follow it (nothing is created)...
     let err = f.fs.copy(&p("/a"), &p("/alias/inner"), false).await;
-    assert!(matches!(err, Err(FsError::InvalidPath(_))), "{err:?}");
+    assert!(matches!(err, Err(FsError::LinkInPath)), "{err:?}");
     assert!(!f.root.join("a/inner").exists(), "refused before creating anything");
     let err = f.fs.rename(&p("/a"), &p("/alias/sub/moved"), false).await;
-    assert!(matches!(err, Err(FsError::InvalidPath(_))), "{err:?}");
+    assert!(matches!(err, Err(FsError::LinkInPath)), "{err:?}");
+    // ...and where it really leads is inside the source, which is refused as such.
+    let real = f.fs.resolve(&p("/alias/inner"), false).await.expect("resolve");
+    assert_eq!(real, p("/a/inner"));
+    assert!(matches!(f.fs.copy(&p("/a"), &real, false).await, Err(FsError::InvalidPath(_))));
+    let real = f.fs.resolve(&p("/alias/sub/moved"), false).await.expect("resolve");
+    assert!(matches!(f.fs.rename(&p("/a"), &real, false).await, Err(FsError::InvalidPath(_))));
+    assert!(!f.root.join("a/inner").exists() && !f.root.join("a/sub/moved").exists());
 }
 
 #[tokio::test]
@@ -46,7 +54,7 @@ async fn copy_folder_copies_files_and_dirs_and_skips_symlinks() {
     assert_eq!(names, ["deep", "one.txt"]);
     assert!(matches!(f.fs.copy(&p("/src"), &p("/dst"), false).await, Err(FsError::AlreadyExists)));
     f.fs.copy(&p("/src/one.txt"), &p("/dst/one.txt"), true).await.expect("file overwrite");
-    assert!(matches!(f.fs.copy(&p("/src/alias"), &p("/z"), false).await, Err(FsError::PermissionDenied)));
+    assert!(matches!(f.fs.copy(&p("/src/alias"), &p("/z"), false).await, Err(FsError::LinkInPath)));
     assert!(staging_files(&f.root.join("dst")).is_empty());
 }
 
