@@ -168,6 +168,9 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
     };
     let ip = client_ip(&state, &req);
     req.extensions_mut().insert(ClientIp(ip));
+    if let Err(e) = check_query(req.uri().query()) {
+        return Ok(error_response(e));
+    }
     let path = req.uri().path().to_string();
     let route = state.roles.route(&path);
     let mut body_limit = state.config.http.json_body_limit;
@@ -212,6 +215,32 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
     let mut resp = ep.call(req).await?.into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// Query-string keys that name a file or folder.
+const PATH_PARAMS: &[&str] = &["path", "file_path", "from", "to", "dir"];
+
+/// Every query-string parameter must decode (once, as the handlers will decode it) to UTF-8.
+/// poem's decoder replaces invalid bytes with U+FFFD, so `%c0%af` and `%ff%fe` would both
+/// name the file `\u{fffd}\u{fffd}`: refuse them instead (`path_invalid` for a path,
+/// `query_invalid` for anything else).
+fn check_query(query: Option<&str>) -> Result<(), AppError> {
+    let Some(query) = query else { return Ok(()) };
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let utf8 = |s: &str| {
+            std::str::from_utf8(&percent_encoding::percent_decode_str(s).collect::<Vec<u8>>()).map(str::to_owned)
+        };
+        let key = utf8(key).map_err(|_| AppError::bad_request("query_invalid", "The query string is not UTF-8"))?;
+        if utf8(value).is_err() {
+            return Err(if PATH_PARAMS.contains(&key.as_str()) {
+                AppError::bad_request("path_invalid", format!("Invalid path: `{key}` is not UTF-8"))
+            } else {
+                AppError::bad_request("query_invalid", format!("`{key}` is not UTF-8"))
+            });
+        }
+    }
+    Ok(())
 }
 
 /// SFTPGo v1 clients read errors as `{"status", "message", "error"}`: refusals made before the
@@ -401,4 +430,21 @@ impl StatusBody {
 /// The caller's address as the gate saw it.
 pub fn ip_of(req: &Request) -> Option<IpAddr> {
     req.extensions().get::<ClientIp>().map(|c| c.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_query;
+
+    #[test]
+    fn query_values_must_be_utf8_after_one_decoding() {
+        assert!(check_query(None).is_ok());
+        assert!(check_query(Some("path=/alice/%C3%A9t%C3%A9&overwrite=true")).is_ok());
+        assert!(check_query(Some("path=/a%2Fb&x")).is_ok());
+        for bad in ["path=/alice/%c0%af", "path=%ff%fe", "file_path=/x%80", "q=%ff", "%ff=1"] {
+            assert!(check_query(Some(bad)).is_err(), "{bad}");
+        }
+        // `%25ff` decodes once to the text `%ff`, which is valid UTF-8: never decoded twice.
+        assert!(check_query(Some("path=/a/%25ff")).is_ok());
+    }
 }

@@ -675,3 +675,32 @@ async fn dir_size_counts_what_the_caller_may_read() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn invalid_utf8_in_a_query_string_path_is_refused_not_replaced() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let before = snapshot(&root(&app));
+    // Raw bytes that are not UTF-8: `%c0%af` (an overlong `/`), `%ff%fe`, a lone continuation.
+    for q in ["path=/%c0%af", "path=/%ff%fe", "path=/a%80b.txt"] {
+        let url = format!("{}/api/put_file?{q}", app.url);
+        let r = app.client.put(&url).bearer_auth(&admin).body("x").send().await.expect("put");
+        expect_error(r, StatusCode::BAD_REQUEST, "path_invalid").await;
+    }
+    for q in ["finder?path=/%ff", "download?file_path=/%c0%af", "stat?path=/%fe", "search?path=/&q=%ff"] {
+        let r = app.get(&format!("/api/{q}"), &admin).send().await.expect("get");
+        let code = if q.contains("q=%ff") { "query_invalid" } else { "path_invalid" };
+        expect_error(r, StatusCode::BAD_REQUEST, code).await;
+    }
+    assert_eq!(snapshot(&root(&app)), before, "nothing was created");
+    // Valid UTF-8 still works, and `%25` is decoded exactly once (a literal `%` in the name).
+    let r = app
+        .client
+        .put(format!("{}/api/put_file?path=/%C3%A9t%C3%A9%25ff.txt", app.url))
+        .bearer_auth(&admin)
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(r.expect("put").status(), StatusCode::CREATED);
+    assert_eq!(std::fs::read(root(&app).join("été%ff.txt")).expect("stored"), b"x");
+}
