@@ -6,8 +6,11 @@
 //! Choices where the seed is silent:
 //! - Existing targets are refused (409 `already_exists`) unless `overwrite` is true
 //!   (query parameter or form field; tus: metadata key `overwrite`).
-//! - Multipart: `path` and `overwrite` fields must come before the file parts. Files are
-//!   stored one by one as they arrive, so a `path` after a file is refused (400
+//! - Multipart: `path` and `overwrite` may be form fields or query parameters. Files stream
+//!   into place as they arrive once the folder is known; a file part before any `path` is
+//!   spooled hidden (`UserFs::begin_spool`) and placed when the form ends, so generated
+//!   clients that send the file first work and nothing is written before its target is
+//!   known and allowed. A `path` or `overwrite` after a file was placed is refused (400
 //!   `path_after_file`) instead of silently applying to some files and not others.
 //! - Client file names: the last component counts (browsers on Windows may send
 //!   `C:\...\a.txt`); a `..` component, or one that would be a separator or `..` after one
@@ -204,15 +207,20 @@ type TusResult<T> = Result<T, TusError>;
 
 #[OpenApi(tag = "Tag::Files")]
 impl TransferApi {
-    /// Upload one or more files (`multipart/form-data`: `file` parts, optional `path` folder,
-    /// default `/`, and `overwrite`, both before the files). Each file streams into place;
-    /// an existing file is refused (409) unless `overwrite` is true.
+    /// Upload one or more files (`multipart/form-data`: `file` parts, and optionally the
+    /// folder `path`, default `/`, and `overwrite`, as form fields in any order or as query
+    /// parameters). Files after the folder is known stream into place; a file sent before
+    /// its `path` field is held hidden until the form ends, then placed: nothing is visible
+    /// before its target is known and allowed. An existing file is refused (409) unless
+    /// `overwrite` is true.
     #[oai(path = "/api/upload", method = "post", operation_id = "upload")]
     async fn upload(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         auth: Auth,
+        /// Folder to upload into (default `/`); a form field `path` may say the same.
+        path: Query<Option<String>>,
         /// Replace existing files (default false); a form field `overwrite` may say the same.
         overwrite: Query<Option<bool>>,
         form: UploadForm,
@@ -221,7 +229,11 @@ impl TransferApi {
             return Err(no_file().into());
         };
         let fs = session(&state, req, &auth);
-        match receive_form(&fs, &mut multipart, overwrite.0.unwrap_or(false)).await {
+        let query_path = match path.0.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(VPath::parse(raw).map_err(AppError::from)?),
+        };
+        match receive_form(&fs, &mut multipart, query_path, overwrite.0.unwrap_or(false)).await {
             Ok(files) => Ok(Json(Uploaded { status: "File uploaded".into(), files })),
             Err(e) => {
                 if worth_draining(content_length(req)) && !body_failed(&e) {
@@ -458,10 +470,22 @@ where
     }
 }
 
-/// Reads the form part by part, storing each file as it arrives.
-async fn receive_form(fs: &UserFs, form: &mut Multipart, mut overwrite: bool) -> Result<Vec<StoredFile>, AppError> {
-    let mut dir = VPath::root();
+/// Reads the form part by part. Once the folder is known (the `path` query parameter, or a
+/// `path` field), each file streams straight into place as it arrives. A file part that comes
+/// before any `path` (generated clients send the file first) streams into a hidden spool file
+/// instead, and is placed, judged like any write, when the form ends: nothing becomes visible
+/// before its target is known and allowed. `path` and `overwrite` may therefore come anywhere
+/// before the first file is placed; after that they are refused (`path_after_file`).
+async fn receive_form(
+    fs: &UserFs,
+    form: &mut Multipart,
+    query_path: Option<VPath>,
+    mut overwrite: bool,
+) -> Result<Vec<StoredFile>, AppError> {
+    let mut dir = query_path.clone();
     let mut stored: Vec<StoredFile> = Vec::new();
+    // Spooled file parts and their names, waiting for the folder.
+    let mut pending: Vec<(String, Upload)> = Vec::new();
     let result: Result<(), AppError> = async {
         while let Some(field) = next_field(form).await? {
             match field.name() {
@@ -473,7 +497,14 @@ async fn receive_form(fs: &UserFs, form: &mut Multipart, mut overwrite: bool) ->
                 }
                 Some("path") => {
                     let raw = small_text(field).await?;
-                    dir = if raw.trim().is_empty() { VPath::root() } else { VPath::parse(&raw)? };
+                    let given = if raw.trim().is_empty() { VPath::root() } else { VPath::parse(&raw)? };
+                    if query_path.as_ref().is_some_and(|q| *q != given) {
+                        return Err(AppError::bad_request(
+                            "path_conflict",
+                            "The `path` field and the `path` query parameter name different folders",
+                        ));
+                    }
+                    dir = Some(given);
                 }
                 Some("overwrite") => overwrite = parse_bool(&small_text(field).await?)?,
                 Some("file") => {
@@ -481,17 +512,37 @@ async fn receive_form(fs: &UserFs, form: &mut Multipart, mut overwrite: bool) ->
                     let Some(raw_name) = field.file_name().filter(|n| !n.is_empty()).map(str::to_owned) else {
                         continue;
                     };
-                    let target = dir.child(client_file_name(&raw_name)?)?;
-                    let size = store_part(fs, field, &target, overwrite).await?;
-                    stored.push(StoredFile { path: target.to_string(), size });
+                    let name = client_file_name(&raw_name)?;
+                    VPath::root().child(name)?; // a valid name, checked before any byte
+                    match &dir {
+                        Some(dir) => {
+                            let target = dir.child(name)?;
+                            let size = store_part(field, fs.begin_upload(&target, overwrite).await?).await?;
+                            stored.push(StoredFile { path: target.to_string(), size });
+                        }
+                        None => {
+                            let name = name.to_owned();
+                            let mut up = fs.begin_spool().await?;
+                            stream_part(&mut up, field).await?;
+                            pending.push((name, up));
+                        }
+                    }
                 }
                 // Other fields are skipped (the parser drains them).
                 _ => {}
             }
         }
+        let dir = dir.unwrap_or_else(VPath::root);
+        for (name, up) in pending.drain(..) {
+            let target = dir.child(&name)?;
+            let size = fs.place(up, &target, overwrite).await?;
+            stored.push(StoredFile { path: target.to_string(), size });
+        }
         Ok(())
     }
     .await;
+    // Whatever is still spooled (an error came first) is discarded here.
+    drop(pending);
     match result {
         Ok(()) if stored.is_empty() => Err(no_file()),
         Ok(()) => Ok(stored),
@@ -550,9 +601,14 @@ fn parse_bool(raw: &str) -> Result<bool, AppError> {
     }
 }
 
-/// Streams one file part into place; returns its size.
-async fn store_part(fs: &UserFs, field: Field, target: &VPath, overwrite: bool) -> Result<u64, AppError> {
-    let mut up = fs.begin_upload(target, overwrite).await?;
+/// Streams one file part into `up` and moves it into place; returns its size.
+async fn store_part(field: Field, mut up: Upload) -> Result<u64, AppError> {
+    stream_part(&mut up, field).await?;
+    up.commit().await
+}
+
+/// Streams one file part into an upload (an error discards it when `up` drops).
+async fn stream_part(up: &mut Upload, field: Field) -> Result<(), AppError> {
     let reader = field.into_async_read();
     tokio::pin!(reader);
     let mut buf = vec![0u8; READ_CHUNK];
@@ -563,11 +619,10 @@ async fn store_part(fs: &UserFs, field: Field, target: &VPath, overwrite: bool) 
             Ok(Ok(n)) => n,
         };
         if n == 0 {
-            break;
+            return Ok(());
         }
         up.write(&buf[..n]).await?;
     }
-    up.commit().await
 }
 
 /// The name to store a client's file under: its last component. `..` anywhere, or a name

@@ -333,11 +333,75 @@ impl UserFs {
             limit: self.svc.limits.max_upload_size,
             quota_limit,
             replaced: existing,
+            spooled: false,
             audit: self.svc.audit.clone(),
             actor: self.actor.clone(),
             ip: self.ip,
             proto: self.proto,
         })
+    }
+
+    /// Starts an upload whose target is not known yet (a form's file part that comes before
+    /// its `path` field): the bytes stream into a hidden staging file that nobody can list or
+    /// address, counted against the upload limit as usual, and [`UserFs::place`] judges the
+    /// target and moves it there once it is known. Nothing becomes visible before that.
+    /// Refused before a byte is stored for a caller who may not upload anywhere.
+    pub async fn begin_spool(&self) -> FileResult<Upload> {
+        let root = VPath::root();
+        if !self.rules.may_upload_somewhere() {
+            return self.refused("upload", &root, denied());
+        }
+        let staged = match self.svc.vfs.begin_spool().await {
+            Ok(s) => s,
+            Err(e) => return self.refused("upload", &root, e.into()),
+        };
+        Ok(Upload {
+            staged: Some(staged),
+            target: root,
+            limit: self.svc.limits.max_upload_size,
+            quota_limit: None,
+            replaced: None,
+            spooled: true,
+            audit: self.svc.audit.clone(),
+            actor: self.actor.clone(),
+            ip: self.ip,
+            proto: self.proto,
+        })
+    }
+
+    /// Moves a finished spooled upload ([`UserFs::begin_spool`]) onto `target`, judged now as
+    /// any write is: on a refusal the spooled bytes are discarded and nothing is stored.
+    pub async fn place(&self, mut up: Upload, target: &VPath, overwrite: bool) -> FileResult<u64> {
+        up.target = target.clone();
+        let real = match self.authorize(Op::Write, target).await {
+            Ok(real) if !real.is_root() => real,
+            Ok(_) => {
+                return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
+            }
+            Err(e) => return self.refused("upload", target, e),
+        };
+        let existing = self.svc.vfs.stat(&real).await.ok().filter(|e| !e.is_dir && !e.is_symlink).map(|e| e.size);
+        if let Some(q) = self.quota {
+            let too_big = q.bytes_left.is_some_and(|left| up.bytes_written() > left + existing.unwrap_or(0));
+            if too_big || (existing.is_none() && q.files_left == Some(0)) {
+                up.abort_with("quota_exceeded").await;
+                return Err(quota_exceeded());
+            }
+        }
+        up.replaced = existing;
+        let Some(staged) = up.staged.take() else {
+            return Err(AppError::internal("upload already finished"));
+        };
+        match staged.commit_to(&real, overwrite).await {
+            Ok(n) => {
+                up.record("ok", format!("{} bytes={n}", shown(target, &real)));
+                Ok(n)
+            }
+            Err(e) => {
+                up.record("failed", format!("{target}: {e}"));
+                Err(e.into())
+            }
+        }
     }
 
     /// Writes a whole small file (new_file, edit_file) through staging.
@@ -594,6 +658,8 @@ pub struct Upload {
     quota_limit: Option<u64>,
     /// Size of the file this upload replaces, if any.
     replaced: Option<u64>,
+    /// Begun without a target ([`UserFs::begin_spool`]): placed by [`UserFs::place`].
+    spooled: bool,
     audit: Audit,
     actor: String,
     ip: Option<IpAddr>,
@@ -638,8 +704,12 @@ impl Upload {
         Ok(())
     }
 
-    /// Moves the finished file into place; returns its size.
+    /// Moves the finished file into place; returns its size. (A spooled upload has no place
+    /// yet: see [`UserFs::place`].)
     pub async fn commit(mut self) -> FileResult<u64> {
+        if self.spooled {
+            return Err(AppError::internal("a spooled upload is placed, not committed"));
+        }
         let Some(staged) = self.staged.take() else {
             return Err(AppError::internal("upload already finished"));
         };

@@ -119,6 +119,11 @@ impl Rules {
         self.all || self.write.iter().any(|w| path.starts_with(w))
     }
 
+    /// Whether any upload could be allowed at all (before its target is known).
+    pub fn may_upload_somewhere(&self) -> bool {
+        self.perms.upload && (self.all || !self.write.is_empty())
+    }
+
     /// Whether `dir` is an ancestor of something readable (so it may be listed, filtered).
     pub fn leads_to_readable(&self, dir: &VPath) -> bool {
         self.all || (!self.confined && self.read.iter().any(|r| r.starts_with(dir)))

@@ -176,6 +176,12 @@ impl Vfs for LocalFs {
         }))
     }
 
+    fn begin_spool(&self) -> VfsFuture<'_, Box<dyn StagedWrite>> {
+        let root = self.root.clone();
+        let sync = self.sync;
+        Box::pin(blocking(move || Ok(boxed(Staging::spool(root, sync)?, 0, false))))
+    }
+
     fn begin_append<'a>(&'a self, target: &'a VPath, offset: Option<u64>) -> VfsFuture<'a, Box<dyn StagedWrite>> {
         let target = target.clone();
         Box::pin(self.run(move |root, sync| {

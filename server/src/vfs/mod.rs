@@ -167,6 +167,10 @@ pub trait StagedWrite: Send {
     /// [`FsError::AlreadyExists`] if it appeared meanwhile (the target is left intact).
     /// Returns the final size.
     fn commit(self: Box<Self>) -> VfsFuture<'static, u64>;
+    /// For a spooled write ([`Vfs::begin_spool`]): moves the file onto the link-free `target`,
+    /// with the same checks and atomicity as `commit`. Any other write refuses. Returns the
+    /// final size.
+    fn commit_to(self: Box<Self>, target: &VPath, overwrite: bool) -> VfsFuture<'static, u64>;
     /// Discards the staging file.
     fn abort(self: Box<Self>) -> VfsFuture<'static, ()>;
     /// Flushes and keeps the staging file for a later [`Vfs::resume_staged`]; the caller
@@ -206,6 +210,12 @@ pub trait Vfs: Send + Sync + 'static {
     /// directory, when `target` is a directory or a symlink, or when it exists and
     /// `overwrite` is false.
     fn begin_write<'a>(&'a self, target: &'a VPath, overwrite: bool) -> VfsFuture<'a, Box<dyn StagedWrite>>;
+
+    /// Starts a staged write whose target is not known yet (a form's file part that arrives
+    /// before the folder it goes to): a hidden staging file in the root directory, never
+    /// listed or addressable and swept like any other, placed later with
+    /// [`StagedWrite::commit_to`]. Nothing becomes visible before that.
+    fn begin_spool(&self) -> VfsFuture<'_, Box<dyn StagedWrite>>;
 
     /// Starts a staged write seeded with the first `offset` bytes of the existing regular
     /// file `target` (all of it when `None`): FTP `APPE` and `REST`+`STOR`. Commits with

@@ -17,7 +17,7 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
 use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt as _};
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::{Dir, MetadataExt as _, OpenOptions};
 
 use super::resolve::open_parent;
 use super::{BLOCK_SIZE, FsError, Result, StagedWrite, StagingId, VPath, VfsFuture, blocking};
@@ -33,6 +33,8 @@ pub(super) struct Staging {
     armed: bool,
     // Set by `keep_on_drop`: a drop while armed keeps the file (resumable uploads).
     keep: bool,
+    // A spooled write: `dir` is the root and the target comes at `commit_to`.
+    spool: bool,
 }
 
 impl Staging {
@@ -56,6 +58,7 @@ impl Staging {
                         sync,
                         armed: true,
                         keep: false,
+                        spool: false,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -63,6 +66,50 @@ impl Staging {
             }
         }
         Err(FsError::internal("no free staging name"))
+    }
+
+    /// A staging file in the *root* directory for a write whose target is not known yet;
+    /// moved into place by [`Staging::commit_to`].
+    pub(super) fn spool(root: Arc<Dir>, sync: bool) -> Result<Staging> {
+        let mut st = Staging::create(root, "", sync)?;
+        st.spool = true;
+        Ok(st)
+    }
+
+    /// Moves a spooled file onto the link-free `target` (re-checked like any write target:
+    /// not a folder or a link, and not existing unless `overwrite`). Across file systems (a
+    /// mount inside the root) the bytes are copied into a staging file beside the target
+    /// first, so the target still appears complete at once. On error the spooled file is
+    /// removed (by `Drop`) and the target is untouched.
+    pub(super) fn commit_to(mut self, target: &VPath, overwrite: bool) -> Result<()> {
+        if !self.spool {
+            return Err(FsError::internal("commit_to on a write that has its target"));
+        }
+        let (dst, name) = open_parent(&self.dir, target)?;
+        check_target(&dst, &name, overwrite)?;
+        if let Some(file) = self.file.take()
+            && self.sync
+        {
+            file.sync_all()?;
+        }
+        if self.dir.dir_metadata()?.dev() != dst.dir_metadata()?.dev() {
+            let mut copy = Staging::create(dst, &name, self.sync)?;
+            let mut opts = OpenOptions::new();
+            opts.read(true).follow(FollowSymlinks::No);
+            let mut src = self.dir.open_with(&self.part, &opts)?.into_std();
+            io::copy(&mut src, copy.file_mut()?)?;
+            return copy.commit(overwrite); // `self` drops and removes the spooled file
+        }
+        if overwrite {
+            self.dir.rename(&self.part, &dst, &name)?;
+        } else {
+            rename_noreplace(&self.dir, &self.part, &dst, &name, false)?;
+        }
+        self.armed = false;
+        if self.sync {
+            sync_dir(&dst);
+        }
+        Ok(())
     }
 
     /// Reopens a suspended staging file, positioned at its end. Returns its length.
@@ -85,6 +132,7 @@ impl Staging {
             sync,
             armed: true,
             keep: false,
+            spool: false,
         };
         Ok((st, len))
     }
@@ -317,6 +365,22 @@ impl StagedWrite for LocalStaged {
             blocking(move || {
                 core.write(&buf)?;
                 core.commit(overwrite)?;
+                Ok(written)
+            })
+            .await
+        })
+    }
+
+    fn commit_to(mut self: Box<Self>, target: &VPath, overwrite: bool) -> VfsFuture<'static, u64> {
+        let target = target.clone();
+        Box::pin(async move {
+            let mut core = self.take_core()?;
+            core.keep = false;
+            let buf = std::mem::take(&mut self.buf);
+            let written = self.written;
+            blocking(move || {
+                core.write(&buf)?;
+                core.commit_to(&target, overwrite)?;
                 Ok(written)
             })
             .await

@@ -10,7 +10,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::*;
 
@@ -170,14 +170,15 @@ async fn multipart_refusals_are_json_and_store_nothing() {
     assert_eq!(upload(&app, &admin, form).await.status(), StatusCode::OK);
     assert_eq!(std::fs::read(root(&app).join("keep.txt")).expect("replaced"), b"new");
 
-    // `path` after a file is refused rather than applied to some files only.
+    // `path` after a placed file is refused rather than applied to some files only.
     mkdir(&app, &admin, "/", "late").await;
     let form = Form::new()
+        .text("path", "/late")
         .part("file", file_part("first.txt", b"1".to_vec()))
         .text("path", "/late")
         .part("file", file_part("second.txt", b"2".to_vec()));
     let body = expect_error(upload(&app, &admin, form).await, StatusCode::BAD_REQUEST, "path_after_file").await;
-    assert!(body["error"].as_str().is_some_and(|e| e.contains("/first.txt")), "says what was stored: {body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("/late/first.txt")), "says what was stored: {body}");
     assert!(!root(&app).join("late/second.txt").exists() && !root(&app).join("second.txt").exists());
 
     // A missing target folder.
@@ -450,6 +451,110 @@ async fn put_of_256_mib_keeps_server_memory_flat() {
     let mut f = std::fs::File::open(root(&app).join("big.bin")).expect("stored");
     std::io::copy(&mut f, &mut on_disk).expect("hash");
     assert_eq!(on_disk.finalize().to_vec(), expected.finalize().to_vec());
+    no_staging_left(&app).await;
+}
+
+#[tokio::test]
+async fn multipart_with_the_file_before_its_path_writes_nothing_until_the_folder_is_known() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    mkdir(&app, &admin, "/", "folder").await;
+    app.create_user(&admin, "alice", "user", json!([]), json!(["/alice"])).await;
+    mkdir(&app, &admin, "/", "alice").await;
+    let alice = app.login("alice", "alice-password").await;
+    // openapi-python-client's generated `upload()` sends the file part first, then `path`.
+    let form = Form::new().part("file", file_part("order.txt", b"ordered".to_vec())).text("path", "/folder");
+    let (s, body) = json_of(upload(&app, &admin, form).await).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["files"][0]["path"], "/folder/order.txt");
+    assert_eq!(std::fs::read(root(&app).join("folder/order.txt")).expect("placed"), b"ordered");
+    assert!(!root(&app).join("order.txt").exists(), "nothing was written at the default folder");
+    // Several files, then `path` and `overwrite` at the end: all land in the folder.
+    let form = Form::new()
+        .part("file", file_part("order.txt", b"replaced".to_vec()))
+        .part("file", file_part("two.txt", b"2".to_vec()))
+        .text("path", "/folder")
+        .text("overwrite", "true");
+    let (s, body) = json_of(upload(&app, &admin, form).await).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(std::fs::read(root(&app).join("folder/order.txt")).expect("replaced"), b"replaced");
+    assert_eq!(std::fs::read(root(&app).join("folder/two.txt")).expect("placed"), b"2");
+    // The folder as a query parameter works with any part order.
+    let form = Form::new().part("file", file_part("q.txt", b"q".to_vec()));
+    let r = app.req(Method::POST, "/api/upload?path=/folder").bearer_auth(&admin).multipart(form).send().await;
+    assert_eq!(r.expect("upload").status(), StatusCode::OK);
+    assert!(root(&app).join("folder/q.txt").exists());
+    // No path at all still means `/` (seed 002).
+    let form = Form::new().part("file", file_part("top.txt", b"t".to_vec()));
+    assert_eq!(upload(&app, &admin, form).await.status(), StatusCode::OK);
+    assert!(root(&app).join("top.txt").exists());
+    // A folder the user may not write, named after the file: 403, nothing stored anywhere.
+    let form = Form::new().part("file", file_part("sneaky.txt", b"s".to_vec())).text("path", "/folder");
+    expect_error(upload(&app, &alice, form).await, StatusCode::FORBIDDEN, "permission_denied").await;
+    // The default folder `/` is not hers either.
+    let form = Form::new().part("file", file_part("sneaky.txt", b"s".to_vec()));
+    expect_error(upload(&app, &alice, form).await, StatusCode::FORBIDDEN, "permission_denied").await;
+    let form = Form::new().part("file", file_part("mine.txt", b"m".to_vec())).text("path", "/alice");
+    assert_eq!(upload(&app, &alice, form).await.status(), StatusCode::OK);
+    assert!(root(&app).join("alice/mine.txt").exists());
+    assert!(files_named(&root(&app), "sneaky.txt").is_empty(), "a refused upload leaves nothing");
+    // Conflicting folders in the query and the form are refused before anything is placed.
+    let form = Form::new().text("path", "/alice").part("file", file_part("c.txt", b"c".to_vec()));
+    let r = app.req(Method::POST, "/api/upload?path=/folder").bearer_auth(&admin).multipart(form).send().await;
+    expect_error(r.expect("upload"), StatusCode::BAD_REQUEST, "path_conflict").await;
+    assert!(files_named(&root(&app), "c.txt").is_empty());
+    no_staging_left(&app).await;
+}
+
+#[tokio::test]
+async fn a_spooled_file_part_is_invisible_while_it_streams() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    mkdir(&app, &admin, "/", "folder").await;
+    // A raw request: the file part first, sent slowly, its `path` field still to come.
+    let boundary = "nookboundary";
+    let head_part = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.txt\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    let tail = format!(
+        "\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\n/folder\r\n--{boundary}--\r\n"
+    );
+    let data = vec![b'x'; 300_000];
+    let len = head_part.len() + data.len() + tail.len();
+    let addr = app.url.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let req_head = format!(
+        "POST /api/upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {admin}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len}\r\n\r\n"
+    );
+    s.write_all(req_head.as_bytes()).await.expect("head");
+    s.write_all(head_part.as_bytes()).await.expect("part head");
+    s.write_all(&data).await.expect("data");
+    s.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Mid-request: nothing visible anywhere, not at `/slow.txt`, not in the folder.
+    assert!(files_named(&root(&app), "slow.txt").is_empty(), "nothing visible before the folder is known");
+    let (_, ls) = json_of(app.get("/api/finder?path=/&show_hidden=true", &admin).send().await.expect("ls")).await;
+    assert!(!ls.to_string().contains("slow") && !ls.to_string().contains("nook-part"), "{ls}");
+    s.write_all(tail.as_bytes()).await.expect("tail");
+    let mut resp = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            resp.extend_from_slice(&buf[..n]);
+            if resp.windows(4).any(|w| w == b"\r\n\r\n") && resp.ends_with(b"}") {
+                break;
+            }
+        }
+    })
+    .await;
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(std::fs::read(root(&app).join("folder/slow.txt")).expect("placed").len(), 300_000);
     no_staging_left(&app).await;
 }
 
