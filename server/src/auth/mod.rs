@@ -83,6 +83,8 @@ pub struct AuthService {
     users: RwLock<Arc<UserSnapshot>>,
     /// The users generation the snapshot was built from.
     generation: std::sync::Mutex<String>,
+    /// Counts snapshot reloads, for what must follow user changes (live FTP sessions).
+    reloads: tokio::sync::watch::Sender<u64>,
     tokens: TokenService,
     tickets: TicketService,
     pub hasher: PasswordHasherService,
@@ -109,6 +111,7 @@ impl AuthService {
             audit,
             users: RwLock::new(Arc::new(UserSnapshot::default())),
             generation: std::sync::Mutex::new(String::new()),
+            reloads: tokio::sync::watch::Sender::new(0),
             tokens: TokenService::new(jwt_secret, config.token_ttl.0),
             tickets: TicketService::new(jwt_secret, config.files.ticket_ttl.0),
             hasher: PasswordHasherService::new(a.argon2_memory_kib, a.argon2_iterations, a.argon2_parallelism)?,
@@ -132,7 +135,13 @@ impl AuthService {
             snap.by_id.insert(u.id, Arc::new(u));
         }
         *self.users.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        self.reloads.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
+    }
+
+    /// Changes after every snapshot reload (a user write here, or one seen from elsewhere).
+    pub fn reloads(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reloads.subscribe()
     }
 
     /// Reloads the snapshot when another process (the command line, another replica) changed

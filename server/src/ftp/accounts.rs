@@ -16,6 +16,7 @@
 //! `*` grants everything; `create_symlinks` is stored for compatibility (FTP cannot make links).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -29,6 +30,8 @@ use crate::error::{AppError, AppResult};
 use crate::files::{FileService, Perms, Proto, Rules};
 use crate::users::validate_username;
 use crate::vfs::VPath;
+
+use super::session::Registry;
 
 /// Every v1 permission name, in the order the API reports them.
 pub const V1_PERMISSIONS: &[&str] =
@@ -147,6 +150,10 @@ pub struct AccountService {
     auth: Arc<AuthService>,
     files: FileService,
     scans: Scans,
+    /// Live FTP sessions: an account's end when it is edited or deleted.
+    sessions: Arc<Registry>,
+    /// Bumped by every edit and delete, so a login that raced one can tell.
+    generation: AtomicU64,
 }
 
 fn not_found() -> AppError {
@@ -155,7 +162,31 @@ fn not_found() -> AppError {
 
 impl AccountService {
     pub fn new(db: DatabaseConnection, auth: Arc<AuthService>, files: FileService) -> Self {
-        Self { db, auth, files, scans: Arc::new(Mutex::new(HashMap::new())) }
+        Self {
+            db,
+            auth,
+            files,
+            scans: Arc::new(Mutex::new(HashMap::new())),
+            sessions: Arc::new(Registry::default()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The live FTP sessions (shared with the FTP server).
+    pub fn sessions(&self) -> &Arc<Registry> {
+        &self.sessions
+    }
+
+    /// Changes with every account edit or delete.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// After account `id` changed: its sessions end (they keep the rules they logged in with),
+    /// and logins that read the old row before the change are refused.
+    fn changed(&self, id: i64) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.sessions.close_account(id);
     }
 
     fn validate(&self, input: &AccountInput) -> AppResult<()> {
@@ -266,7 +297,9 @@ impl AccountService {
         }
     }
 
-    /// Replaces an account's fields (the password only when given).
+    /// Replaces an account's fields (the password only when given) and ends the account's
+    /// live sessions: whatever changed (home, permissions, quota, bandwidth, password) applies
+    /// from the next login on.
     pub async fn update(
         &self,
         id: i64,
@@ -296,12 +329,16 @@ impl AccountService {
         row.upload_bandwidth = input.upload_bandwidth;
         row.download_bandwidth = input.download_bandwidth;
         row.updated_at = Utc::now();
-        db::save_ftp_account(&self.db, &row).await
+        let saved = db::save_ftp_account(&self.db, &row).await?;
+        self.changed(id);
+        Ok(saved)
     }
 
+    /// Deletes an account and ends its sessions.
     pub async fn delete(&self, id: i64) -> AppResult<FtpAccountRow> {
         let row = self.get(id).await?;
         db::delete_ftp_account(&self.db, id).await?;
+        self.changed(id);
         Ok(row)
     }
 

@@ -12,7 +12,7 @@ use unftp_core::auth::{
 };
 
 use super::accounts::{AccountService, perms_of};
-use super::session::{Conn, Registry};
+use super::session::{Conn, Login, Registry, WebUserStamp};
 use super::storage::FtpUser;
 use crate::audit::{Audit, AuditEvent};
 use crate::auth::AuthService;
@@ -44,7 +44,7 @@ impl FtpAuthenticator {
         username: &str,
         password: &str,
         creds: &Credentials,
-    ) -> Result<FtpUser, AuthenticationError> {
+    ) -> Result<(FtpUser, Login), AuthenticationError> {
         let ip = creds.source_ip;
         let fail = |_| AuthenticationError::BadPassword;
         let account =
@@ -62,14 +62,15 @@ impl FtpAuthenticator {
                 return Err(AuthenticationError::new("too many sessions"));
             }
             let home = VPath::parse(&a.home).map_err(|e| AuthenticationError::new(e.to_string()))?;
-            return Ok(FtpUser {
+            let user = FtpUser {
                 username: a.username.clone(),
                 account_id: Some(a.id),
                 rules: Rules::home(&home, perms_of(&a.permissions)),
                 home,
                 upload_kbps: u64::try_from(a.upload_bandwidth).unwrap_or(0),
                 download_kbps: u64::try_from(a.download_bandwidth).unwrap_or(0),
-            });
+            };
+            return Ok((user, Login::Account(a.id)));
         }
         if self.allow_web_users {
             let user = self.auth.check_password(username, password, ip, "ftp").await.map_err(fail)?;
@@ -81,14 +82,16 @@ impl FtpAuthenticator {
                 paths_write: user.paths_write.clone(),
                 via: crate::auth::AuthMethod::Basic,
             };
-            return Ok(FtpUser {
+            let login = Login::WebUser(user.id, WebUserStamp::of(&user));
+            let user = FtpUser {
                 username: user.username.clone(),
                 account_id: None,
                 home: VPath::root(),
                 rules: Rules::for_principal(&principal),
                 upload_kbps: 0,
                 download_kbps: 0,
-            });
+            };
+            return Ok((user, login));
         }
         // Unknown to FTP: same work and same answer as a wrong password.
         self.auth.check_credentials(username, password, None, ip, "ftp").await.map_err(fail)?;
@@ -103,8 +106,21 @@ impl Authenticator for FtpAuthenticator {
             self.conn.tls.store(true, Ordering::Relaxed);
         }
         let password = creds.password.as_deref().unwrap_or_default();
-        let user = self.resolve(username, password, creds).await?;
-        *self.conn.username.lock().unwrap_or_else(|p| p.into_inner()) = Some(user.username.clone());
+        // Read before the account: an edit from here on ends or refuses this login.
+        let generation = self.accounts.generation();
+        let (user, login) = self.resolve(username, password, creds).await?;
+        self.conn.set_login(Some(user.username.clone()), Some(login.clone()));
+        // The rules were read before the login was registered; an edit in between closed the
+        // sessions it could see, not this one. Refuse the login unless they still hold (an
+        // edit after this check finds the login registered and closes it).
+        let current = match &login {
+            Login::Account(_) => self.accounts.generation() == generation,
+            Login::WebUser(id, stamp) => stamp.holds(&self.auth, *id),
+        };
+        if !current {
+            self.conn.set_login(None, None);
+            return Err(AuthenticationError::new("account changed during login"));
+        }
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(user);
         self.conn.touch();
         Ok(Principal { username: username.to_string() })

@@ -3,7 +3,10 @@
 //! and per address, refuse banned addresses before a greeting, list every session with its
 //! transfers, and close any one of them. [`FtpController`] starts and stops the listener
 //! without restarting Nook; a stop closes every session (uploads in flight are discarded: no
-//! partial file lands) and returns within 5 s. The enabled state is kept in the database.
+//! partial file lands) and returns within 5 s, data connections included. The enabled state
+//! is kept in the database. A connection that has not logged in `login_timeout` after it
+//! connected is closed, so idle connections cannot hold the connection caps; a session whose
+//! account or web user changed is closed (see [`session`]).
 
 pub mod accounts;
 pub mod auth;
@@ -46,6 +49,7 @@ pub struct FtpSettings {
     pub passive_host: String,
     pub greeting: String,
     pub idle_timeout: Duration,
+    pub login_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub ftps_required: bool,
@@ -75,6 +79,9 @@ impl FtpSettings {
             idle_timeout: s
                 .int("ftp.idle_timeout_seconds")
                 .map_or(cfg.idle_timeout.0, |v| Duration::from_secs(u64::try_from(v).unwrap_or(600))),
+            login_timeout: s
+                .int("ftp.login_timeout_seconds")
+                .map_or(cfg.login_timeout.0, |v| Duration::from_secs(u64::try_from(v).unwrap_or(30))),
             max_connections: count("ftp.max_connections", cfg.max_connections),
             max_connections_per_ip: count("ftp.max_connections_per_ip", cfg.max_connections_per_ip),
             ftps_required,
@@ -131,10 +138,11 @@ impl FtpController {
         auth: Arc<AuthService>,
         audit: Audit,
     ) -> Self {
+        let registry = accounts.sessions().clone();
         Self {
             db,
             config,
-            deps: Deps { files, accounts, auth, audit, registry: Arc::new(Registry::default()) },
+            deps: Deps { files, accounts, auth, audit, registry },
             running: tokio::sync::Mutex::new(None),
             last_error: Mutex::new(None),
         }
@@ -271,9 +279,16 @@ async fn refuse(mut stream: TcpStream, why: &str) {
 async fn accept_loop(listener: TcpListener, mut stop: watch::Receiver<bool>, deps: Deps, s: FtpSettings) {
     // libunftp wants a 'static greeting; one small string per start.
     let greeting: &'static str = Box::leak(s.greeting.clone().into_boxed_str());
+    let mut user_changes = deps.auth.reloads();
     loop {
         let (stream, peer) = tokio::select! {
             _ = session::raised(&mut stop) => break,
+            // Users changed (here, on the command line, or on another replica): web users'
+            // sessions whose rules changed end.
+            Ok(()) = user_changes.changed() => {
+                deps.registry.revalidate_web_users(&deps.auth);
+                continue;
+            }
             r = listener.accept() => match r {
                 Ok(v) => v,
                 Err(e) => {
@@ -313,6 +328,7 @@ async fn accept_loop(listener: TcpListener, mut stop: watch::Receiver<bool>, dep
                 continue;
             }
         };
+        tokio::spawn(login_deadline(conn.clone(), s.login_timeout));
         let registry = deps.registry.clone();
         tokio::spawn(async move {
             if let Err(e) = server.service(stream).await {
@@ -321,6 +337,21 @@ async fn accept_loop(listener: TcpListener, mut stop: watch::Receiver<bool>, dep
             conn.close();
             registry.remove(&conn.id);
         });
+    }
+}
+
+/// Closes `conn` if it has not logged in `timeout` after it connected. Counted from the
+/// connect, not from the last command: a client sending NOOPs does not get longer.
+async fn login_deadline(conn: Arc<Conn>, timeout: Duration) {
+    let mut closed = conn.closed();
+    tokio::select! {
+        _ = tokio::time::sleep(timeout) => {
+            if conn.login().is_none() {
+                tracing::debug!(conn = %conn.id, remote = %conn.remote, "FTP login timed out");
+                conn.close_with(Some("421 Login timed out\r\n"));
+            }
+        }
+        _ = session::raised(&mut closed) => {}
     }
 }
 

@@ -312,7 +312,7 @@ impl StorageBackend<FtpUser> for NookStorage {
         // closed (a stop, or a close through the API): a client that sees the control
         // connection drop before `150` closes the data connection at once, so the data looks
         // complete and empty. Commit only a transfer that ended while its connection lived.
-        if *closed.borrow() {
+        if self.conn.is_closing() {
             upload.abort().await;
             return Err(ErrorKind::ConnectionClosed.into());
         }

@@ -723,3 +723,324 @@ async fn lftp_mirror_round_trip_when_lftp_is_installed() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(root(&app).join("lf/up/nested/two.bin")).expect("read"), vec![2u8; 70_000]);
 }
+
+// ---------------------------------------------------------------- live sessions and timeouts
+
+/// A Python ftplib client driven one line at a time; every command line gets one answer line:
+/// `OK …`, `ERR <exception> <reply>`, or for `closed SECS` (wait for the server to close the
+/// control connection without sending anything) `CLOSED` or `OPEN`.
+const REPL: &str = r#"
+import ftplib, io, socket, sys
+port, ftp = int(sys.argv[1]), None
+def say(s):
+    print(s, flush=True)
+for line in sys.stdin:
+    a = line.split()
+    try:
+        if a[0] == 'login':
+            ftp = ftplib.FTP()
+            ftp.connect('127.0.0.1', port, timeout=30)
+            ftp.login(a[1], a[2])
+            say('OK')
+        elif a[0] == 'nlst':
+            say('OK ' + ' '.join(sorted(n.rsplit('/', 1)[-1] for n in ftp.nlst(*a[1:]))))
+        elif a[0] == 'retr':
+            buf = io.BytesIO()
+            ftp.retrbinary('RETR ' + a[1], buf.write)
+            say('OK %d' % len(buf.getvalue()))
+        elif a[0] == 'stor':
+            ftp.storbinary('STOR ' + a[1], io.BytesIO(b'x' * int(a[2])))
+            say('OK')
+        elif a[0] == 'noop':
+            say('OK ' + ftp.voidcmd('NOOP')[:3])
+        elif a[0] == 'closed':
+            ftp.sock.settimeout(float(a[1]))
+            try:
+                data = ftp.sock.recv(4096)
+                say('CLOSED' if not data or data.startswith(b'421') else 'DATA %r' % data)
+            except socket.timeout:
+                say('OPEN')
+            except OSError:
+                say('CLOSED')
+    except Exception as e:
+        say('ERR %s %s' % (type(e).__name__, str(e)[:80].replace('\n', ' ')))
+"#;
+
+struct FtpRepl {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    answers: std::sync::mpsc::Receiver<String>,
+}
+
+impl FtpRepl {
+    fn new(port: u16) -> Self {
+        let mut child = Command::new("python3")
+            .args(["-c", REPL, &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, stdin, answers }
+    }
+
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("write to the FTP client");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// The next answer, or `TIMEOUT`.
+    fn answer(&self, timeout: Duration) -> String {
+        self.answers.recv_timeout(timeout).unwrap_or_else(|_| "TIMEOUT".into())
+    }
+
+    fn ask(&mut self, line: &str) -> String {
+        self.send(line);
+        self.answer(Duration::from_secs(40))
+    }
+}
+
+impl Drop for FtpRepl {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn v1_put(app: &TestApp, admin: &str, id: i64, body: Value) {
+    let r = app.req(Method::PUT, &format!("/api/v1/user/{id}")).bearer_auth(admin).json(&body).send().await;
+    let (s, b) = json_of(r.expect("update")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+async fn edit_account(app: &TestApp, admin: &str, body: Value) {
+    let (s, b) = json_of(app.post("/api/ftp/edit_user", admin, body).send().await.expect("edit")).await;
+    assert_eq!((s, b), (StatusCode::OK, json!({"status": "FTP user edited"})));
+}
+
+/// An account's session must not keep the home, permissions, quota or bandwidth it logged in
+/// with once an administrator changed them: an edit through either API closes the account's
+/// live sessions at once (a transfer in flight too), and the next login gets the new rules.
+#[tokio::test]
+async fn editing_an_ftp_account_closes_its_live_sessions_and_the_next_login_gets_the_new_rules() {
+    let (app, admin, port) = ftp_app("").await;
+    let r = root(&app);
+    std::fs::create_dir_all(r.join("alice")).expect("home");
+    std::fs::write(r.join("alice/a.txt"), "A").expect("write");
+    std::fs::create_dir_all(r.join("other")).expect("other");
+    std::fs::write(r.join("other/o.bin"), vec![5u8; 200 * 1024]).expect("write");
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "alice", "password": "alice-password", "path": "/alice", "permissions": "elr"}),
+    )
+    .await;
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "bob", "password": "bob-password", "path": "/other", "permissions": "elr"}),
+    )
+    .await;
+    let (_, users) = json_of(app.get("/api/ftp/get_users", &admin).send().await.expect("users")).await;
+    let id = users.as_array().and_then(|u| u.iter().find(|u| u["username"] == "alice")).expect("alice")["id"]
+        .as_i64()
+        .expect("id");
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login alice alice-password"), "OK");
+    assert_eq!(s.ask("nlst"), "OK a.txt");
+    // Another account's edit leaves this session alone.
+    edit_account(&app, &admin, json!({"username": "bob", "permissions": "el"})).await;
+    assert_eq!(s.ask("noop"), "OK 200");
+
+    // Home: the session is closed without a command; a new one is in the new home.
+    edit_account(&app, &admin, json!({"username": "alice", "path": "/other"})).await;
+    assert_eq!(s.ask("closed 5"), "CLOSED", "the session kept its old home");
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login alice alice-password"), "OK");
+    assert_eq!(s.ask("nlst"), "OK o.bin");
+
+    // Bandwidth (v1): closed; the next session is paced (200 KiB at 20 KB/s: about 10 s).
+    v1_put(&app, &admin, id, json!({"download_bandwidth": 20})).await;
+    assert_eq!(s.ask("closed 5"), "CLOSED", "the session kept its old bandwidth");
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login alice alice-password"), "OK");
+    // Permissions, during that paced download: the transfer is cut off.
+    s.send("retr o.bin");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let t = Instant::now();
+    edit_account(&app, &admin, json!({"username": "alice", "permissions": "el"})).await;
+    let a = s.answer(Duration::from_secs(30));
+    assert!(a.starts_with("ERR"), "the download went on after `r` was removed: {a}");
+    assert!(t.elapsed() < Duration::from_secs(5), "the download was cut off only after {:?}", t.elapsed());
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login alice alice-password"), "OK");
+    assert!(s.ask("retr o.bin").starts_with("ERR error_perm 550"), "RETR without `r`");
+
+    // Quota (v1): closed; the next session is held to it.
+    v1_put(&app, &admin, id, json!({"permissions": ["list", "download", "upload"], "quota_size": 10})).await;
+    assert_eq!(s.ask("closed 5"), "CLOSED", "the session kept its old quota");
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login alice alice-password"), "OK");
+    assert!(s.ask("stor big.bin 100").starts_with("ERR error_perm 552"), "quota of 10 bytes");
+    assert_eq!(s.ask("stor small.bin 5"), "OK");
+
+    // Password: closed; only the new one logs in.
+    edit_account(&app, &admin, json!({"username": "alice", "password": "alice-password-2"})).await;
+    assert_eq!(s.ask("closed 5"), "CLOSED", "the session outlived its password");
+    let mut s = FtpRepl::new(port);
+    assert!(s.ask("login alice alice-password").starts_with("ERR error_perm 530"));
+    assert_eq!(s.ask("login alice alice-password-2"), "OK");
+
+    // Delete (v1): closed, and no new login.
+    let r = app.req(Method::DELETE, &format!("/api/v1/user/{id}")).bearer_auth(&admin).send().await.expect("delete");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(s.ask("closed 5"), "CLOSED");
+    let mut s = FtpRepl::new(port);
+    assert!(s.ask("login alice alice-password-2").starts_with("ERR error_perm 530"));
+}
+
+async fn edit_web_user(app: &TestApp, admin: &str, body: Value) {
+    let (s, b) = json_of(app.post("/api/user/edit", admin, body).send().await.expect("edit")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+/// A web user's FTP session follows their account: a change of paths, role, password or the
+/// disabled flag closes it at once, also when made by the command line (another process);
+/// changes to anyone else leave it alone.
+#[tokio::test]
+async fn changing_a_web_users_paths_role_password_or_disabled_flag_closes_their_ftp_sessions() {
+    let (app, admin, port) = ftp_app("").await;
+    let r = root(&app);
+    for (p, c) in [("bob/b.txt", "b"), ("pub/p.txt", "p")] {
+        std::fs::create_dir_all(r.join(p).parent().expect("parent")).expect("mkdir");
+        std::fs::write(r.join(p), c).expect("write");
+    }
+    app.create_user(&admin, "bob", "user", json!(["/bob"]), json!(["/bob"])).await;
+    app.create_user(&admin, "carol", "user", json!(["/pub"]), json!([])).await;
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login bob bob-password"), "OK");
+    assert_eq!(s.ask("nlst /bob"), "OK b.txt");
+    // Someone else's edit and HTTP logins (which write the user table) leave it alone.
+    edit_web_user(&app, &admin, json!({"username": "carol", "paths": ["/pub", "/bob"]})).await;
+    app.login("carol", "carol-password").await;
+    app.login("bob", "bob-password").await;
+    assert_eq!(s.ask("noop"), "OK 200");
+
+    // Paths.
+    edit_web_user(&app, &admin, json!({"username": "bob", "paths": ["/pub"], "paths_write": []})).await;
+    assert_eq!(s.ask("closed 5"), "CLOSED", "the session kept its old paths");
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login bob bob-password"), "OK");
+    assert!(s.ask("nlst /bob").starts_with("ERR error_perm 550"));
+    assert_eq!(s.ask("nlst /pub"), "OK p.txt");
+
+    // Role: to admin (everything) and back.
+    edit_web_user(&app, &admin, json!({"username": "bob", "role": "admin"})).await;
+    assert_eq!(s.ask("closed 5"), "CLOSED", "the session kept its old role");
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login bob bob-password"), "OK");
+    assert_eq!(s.ask("nlst /bob"), "OK b.txt");
+    edit_web_user(&app, &admin, json!({"username": "bob", "role": "user"})).await;
+    assert_eq!(s.ask("closed 5"), "CLOSED", "the session kept the admin role");
+
+    // Disabled.
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login bob bob-password"), "OK");
+    edit_web_user(&app, &admin, json!({"username": "bob", "disabled": true})).await;
+    assert_eq!(s.ask("closed 5"), "CLOSED", "a disabled user's session stayed");
+    let mut s = FtpRepl::new(port);
+    assert!(s.ask("login bob bob-password").starts_with("ERR error_perm 530"));
+
+    // A new password set on the command line (`nook user passwd` re-enables too), seen by the
+    // server's poll within about 2 s.
+    edit_web_user(&app, &admin, json!({"username": "bob", "disabled": false})).await;
+    assert_eq!(s.ask("login bob bob-password"), "OK");
+    let mut cli = app.command();
+    cli.args(["user", "passwd", "bob"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cli.spawn().expect("nook user passwd");
+    child.stdin.take().expect("stdin").write_all(b"bob-password-2\n").expect("password");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s.ask("closed 10"), "CLOSED", "the session outlived a password change on the command line");
+    let mut s = FtpRepl::new(port);
+    assert_eq!(s.ask("login bob bob-password-2"), "OK");
+
+    // Deleted.
+    let r = app.post("/api/user/delete", &admin, json!({"username": "bob"})).send().await.expect("delete");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(s.ask("closed 5"), "CLOSED", "a deleted user's session stayed");
+}
+
+/// Connections that never log in are closed after `login_timeout` (counted from the connect,
+/// so commands do not extend it), so idle ones cannot hold the connection caps for the
+/// ten minutes a logged-in idle session may stay; a logged-in session outlives it.
+#[tokio::test]
+async fn connections_that_do_not_log_in_are_closed_after_the_login_timeout_and_free_their_slots() {
+    let (app, admin, port) =
+        ftp_app("login_timeout = \"2s\"\nidle_timeout = \"60s\"\nmax_connections_per_ip = 4\n").await;
+    std::fs::create_dir_all(root(&app).join("idle")).expect("home");
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "idle", "password": "idle-password", "path": "/idle", "permissions": "elr"}),
+    )
+    .await;
+    let script = "import socket, threading, time\n\
+        ftp.login('idle', 'idle-password')\n\
+        t0 = time.time()\n\
+        quiet = socket.create_connection(('127.0.0.1', ftp.port), timeout=30)\n\
+        quiet.recv(4096)\n\
+        half = ftplib.FTP(); half.connect('127.0.0.1', ftp.port, timeout=30)\n\
+        out('user', half.sendcmd('USER idle')[:3])\n\
+        chatty = ftplib.FTP(); chatty.connect('127.0.0.1', ftp.port, timeout=30)\n\
+        try:\n    extra = ftplib.FTP(); extra.connect('127.0.0.1', ftp.port, timeout=30)\n    out('EXTRA', extra.getwelcome())\n\
+        except Exception as e:\n    out('extra refused', str(e)[:3])\n\
+        ends = {}\n\
+        def wait_closed(name, sock):\n    \
+            try:\n        data = sock.recv(4096)\n        while data and not data.startswith(b'421'):\n            data = sock.recv(4096)\n    \
+            except OSError:\n        pass\n    \
+            ends[name] = time.time() - t0\n\
+        def keep_chatting():\n    \
+            try:\n        while time.time() - t0 < 20:\n            chatty.voidcmd('NOOP')\n            time.sleep(0.3)\n    \
+            except Exception:\n        pass\n    \
+            ends['chatty'] = time.time() - t0\n\
+        ths = [threading.Thread(target=wait_closed, args=('quiet', quiet)), threading.Thread(target=wait_closed, args=('half', half.sock)), threading.Thread(target=keep_chatting)]\n\
+        [t.start() for t in ths]\n\
+        [t.join() for t in ths]\n\
+        for k in sorted(ends):\n    out('closed', k, round(ends[k], 1))\n\
+        time.sleep(max(0, 4 - (time.time() - t0)))\n\
+        out('logged-in', round(time.time() - t0, 1), ftp.voidcmd('NOOP')[:3])\n\
+        for _ in range(50):\n    \
+            try:\n        again = ftplib.FTP(); again.connect('127.0.0.1', ftp.port, timeout=30)\n        break\n    \
+            except ftplib.error_temp:\n        time.sleep(0.1)\n\
+        again.login('idle', 'idle-password')\n\
+        out('again', again.voidcmd('NOOP')[:3])";
+    let (ok, out) = py(port, script);
+    assert!(ok, "{out}");
+    assert!(out.contains("user 331"), "{out}");
+    assert!(out.contains("extra refused 421"), "the per-address cap holds: {out}");
+    for k in ["chatty", "half", "quiet"] {
+        let secs: f64 = out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("closed {k} ")))
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{k}: {out}"));
+        assert!((1.5..10.0).contains(&secs), "{k} closed after {secs} s, not at the 2 s login timeout: {out}");
+    }
+    assert!(
+        out.lines().any(|l| l.starts_with("logged-in") && l.ends_with(" 200")),
+        "a logged-in session outlives it: {out}"
+    );
+    assert!(out.contains("again 200"), "the freed slots take new logins: {out}");
+}

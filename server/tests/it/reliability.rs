@@ -883,3 +883,147 @@ async fn ftp_stopped_and_started_a_hundred_times_under_load_leaves_only_complete
         retrieved.len()
     );
 }
+
+/// An FTP client that logs in, opens a passive data connection and sends no transfer command:
+/// the moment the server stops, as every client under load is now and then. When the control
+/// connection ends it closes the data connection too, as a client does.
+const PARKED_CLIENT: &str = r#"
+import ftplib, socket, sys
+ftp = ftplib.FTP()
+ftp.connect('127.0.0.1', int(sys.argv[1]), timeout=20)
+ftp.login('load', 'load-password')
+data = socket.create_connection(ftplib.parse227(ftp.sendcmd('PASV')), timeout=20)
+print('PARKED', flush=True)
+ftp.sock.settimeout(60)
+try:
+    while ftp.sock.recv(4096):
+        pass
+except OSError:
+    pass
+data.close()
+"#;
+
+/// TCP sockets the process holds open: (local port, state as in `/proc/net/tcp`).
+fn tcp_sockets_of(pid: u32) -> Vec<(u16, u8)> {
+    let mut inodes = BTreeSet::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
+        if let Ok(target) = std::fs::read_link(fd.path())
+            && let Some(inode) = target.to_str().and_then(|t| t.strip_prefix("socket:[")?.strip_suffix(']'))
+        {
+            inodes.insert(inode.to_string());
+        }
+    }
+    let mut out = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 9 && inodes.contains(f[9]) {
+                let port = f[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok()).unwrap_or(0);
+                out.push((port, u8::from_str_radix(f[3], 16).unwrap_or(0)));
+            }
+        }
+    }
+    out
+}
+
+const TCP_CLOSE_WAIT: u8 = 0x08;
+
+/// Regression test: a stop ended control connections but not the data connections waiting
+/// for their transfer command (libunftp waits 5 minutes for it), so every stop under load left
+/// sockets on the passive ports, in CLOSE-WAIT once the client had gone, with 0 sessions.
+/// Twenty stops while a client transfers and two sit between PASV and the command: within
+/// 5 s of each stop the process holds no socket on the FTP or passive ports, none in
+/// CLOSE-WAIT, and its open file count is back where it was.
+#[tokio::test]
+async fn ftp_stop_under_passive_transfers_closes_every_data_connection() {
+    const CYCLES: usize = 20;
+    let port = free_port();
+    let base = 40000 + (rand::random::<u16>() % 2000) * 10;
+    let passive = base..=base + 9;
+    let app = TestApp::builder()
+        .config(&format!("[ftp]\nlisten = \"127.0.0.1:{port}\"\npassive_ports = \"{base}-{}\"\n", base + 9))
+        .start()
+        .await;
+    let admin = app.admin().await;
+    std::fs::create_dir_all(root(&app).join("load")).expect("home");
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "load", "password": "load-password", "path": "/load", "permissions": "elradfmw"}),
+    )
+    .await;
+    let pid = app.pid();
+    let fds = || std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+    let ftp_sockets = || {
+        tcp_sockets_of(pid)
+            .into_iter()
+            .filter(|(p, st)| *p == port || passive.contains(p) || *st == TCP_CLOSE_WAIT)
+            .collect::<Vec<_>>()
+    };
+    let stop_file = app.dir.path().join("stop-load");
+    let mut load = None;
+    let (mut baseline, mut lingered, mut slowest) = (0, Vec::new(), Duration::ZERO);
+    for k in 0..=CYCLES {
+        assert_eq!(start_ftp(&app, &admin).await, port);
+        if load.is_none() {
+            load = Some(
+                Command::new("python3")
+                    .args(["-c", LOAD_CLIENT, &port.to_string(), stop_file.to_str().expect("utf-8")])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("python3"),
+            );
+        }
+        let mut parked = Vec::new();
+        for _ in 0..2 {
+            let mut child = Command::new("python3")
+                .args(["-c", PARKED_CLIENT, &port.to_string()])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+            assert_eq!(line.trim(), "PARKED", "cycle {k}");
+            parked.push(child);
+        }
+        tokio::time::sleep(Duration::from_millis(50 + rand::random::<u64>() % 200)).await;
+        let (status, body) = json_of(app.post("/api/ftp/stop", &admin, json!({})).send().await.expect("stop")).await;
+        assert_eq!(status, StatusCode::OK, "stop {k}: {body}");
+        let t = Instant::now();
+        loop {
+            let (_, st) = json_of(app.get("/api/ftp/status", &admin).send().await.expect("status")).await;
+            assert_eq!(st["sessions"], 0, "stop {k}: {st}");
+            let left = ftp_sockets();
+            if left.is_empty() {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(5) {
+                let close_wait = left.iter().filter(|(_, st)| *st == TCP_CLOSE_WAIT).count();
+                lingered.push(format!("stop {k}: {} sockets, {close_wait} in CLOSE-WAIT", left.len()));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        slowest = slowest.max(t.elapsed());
+        for mut c in parked {
+            let _ = c.wait();
+        }
+        if k == 0 {
+            // The first cycle warms up (database pool, first sessions); the baseline follows it.
+            baseline = fds();
+        }
+    }
+    std::fs::write(&stop_file, b"").expect("stop file");
+    if let Some(mut c) = load {
+        let _ = c.wait();
+    }
+    assert!(lingered.is_empty(), "FTP sockets still open 5 s after a stop with 0 sessions: {lingered:#?}");
+    // Slack for the database pool, which may still grow under load (up to 8 SQLite connections
+    // of 3 files each, or 16 PostgreSQL sockets).
+    let after = fds();
+    assert!(after <= baseline + 24, "open files grew from {baseline} to {after} over {CYCLES} stops");
+    println!(
+        "{CYCLES} FTP stops under load: sockets gone within {slowest:?} of each; open files {baseline} -> {after}"
+    );
+}

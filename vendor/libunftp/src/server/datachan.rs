@@ -109,6 +109,11 @@ where
         let mut data_cmd_rx = self.data_cmd_rx.take().unwrap();
         let mut data_abort_rx = self.data_abort_rx.take().unwrap();
         let mut timeout_delay = Box::pin(tokio::time::sleep(std::time::Duration::from_secs(5 * 60)));
+        // Nook patch: stop waiting for the transfer command once the control connection is
+        // gone. Upstream waits the whole 5 minutes, holding the data socket (in CLOSE-WAIT once
+        // the client hangs up), so every server stop under load left sockets on the passive
+        // ports. The control loop owns the receiving end of `control_msg_tx`.
+        let control = self.control_msg_tx.clone();
         // TODO: Use configured timeout
         tokio::select! {
             Some(command) = data_cmd_rx.recv() => {
@@ -120,6 +125,9 @@ where
             },
             _ = &mut timeout_delay => {
                 slog::warn!(self.logger, "Data channel connection timed out");
+            }
+            _ = control.closed() => {
+                slog::info!(self.logger, "Control connection closed before the transfer command");
             }
         };
         let mut session = session_arc.lock().await;

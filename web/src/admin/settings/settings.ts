@@ -32,6 +32,7 @@ const LABELS: Record<string, string> = {
   'ftp.passive_host': 'Passive host',
   'ftp.greeting': 'Greeting',
   'ftp.idle_timeout_seconds': 'Idle timeout (seconds)',
+  'ftp.login_timeout_seconds': 'Login timeout (seconds)',
   'ftp.max_connections': 'Most connections',
   'ftp.max_connections_per_ip': 'Most connections per address',
   'ftp.ftps_required': 'Require TLS (FTPS)',
