@@ -20,6 +20,9 @@ fi
 echo "== Rust tests on SQLite"
 env -u NOOK_TEST_POSTGRES_URL bash -c "$(declare -f run_rust); run_rust"
 
+echo "== A second build with nothing changed does nothing"
+bash scripts/check-fresh.sh
+
 pg_url="${NOOK_TEST_POSTGRES_URL:-}"
 if [ -z "$pg_url" ] && [ "$(id -u)" = 0 ] && command -v pg_lsclusters >/dev/null 2>&1; then
   pg_url=$(bash scripts/pg-start.sh)

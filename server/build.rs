@@ -24,8 +24,13 @@ fn main() {
         "svelte.config.js",
         "tsconfig.json",
         "public",
+        "scripts",
     ] {
-        println!("cargo:rerun-if-changed={}", web_src.join(f).display());
+        // A path that does not exist makes cargo rerun this script on every build.
+        let path = web_src.join(f);
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
     }
     // The web app's API types are generated from the spec during its build.
     println!("cargo:rerun-if-changed={}", manifest.join("../openapi/openapi.json").display());

@@ -147,8 +147,12 @@ pub fn main() -> i32 {
 fn init_tracing(filter: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(crate::config::color_logs())
+        .try_init();
 }
 
 /// GET /api/is_up on the configured address (0.0.0.0 and :: mean this machine).
@@ -185,7 +189,44 @@ fn read_password_line() -> Result<String, crate::StartError> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+/// The `user` commands act on the database a server uses. A mistyped `--data-dir` must not
+/// create an empty database and "succeed" on it (a rescue `nook user passwd` that no server
+/// sees): refuse a database that does not exist yet, or that was never migrated.
+async fn require_existing_database(config: &Config) -> Result<(), crate::StartError> {
+    let url = config.database_url();
+    let missing = || {
+        crate::StartError(format!(
+            "no Nook database at {} (data dir {}): start the server once or run `nook migrate` first, \
+             or check --data-dir / database_url",
+            without_credentials(&url),
+            config.data_dir.display()
+        ))
+    };
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" || !std::path::Path::new(path).is_file() {
+            return Err(missing());
+        }
+        return Ok(());
+    }
+    let db = crate::db::connect(&url).await.map_err(|e| crate::StartError(format!("cannot open the database: {e}")))?;
+    use sea_orm::ConnectionTrait as _;
+    let migrated = db.execute_unprepared("SELECT 1 FROM seaql_migrations LIMIT 1").await.is_ok();
+    db.close().await.ok();
+    if migrated { Ok(()) } else { Err(missing()) }
+}
+
+/// A database URL fit for a message: `postgres://user:pass@host/db` -> `postgres://***@host/db`.
+fn without_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => format!("{}***{}", &url[..start + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
 async fn user_command(config: Config, cmd: UserCommand) -> Result<i32, crate::StartError> {
+    require_existing_database(&config).await?;
     let (state, _audit) = crate::build_state(config).await?;
     match cmd {
         UserCommand::Add { username, role, name, paths, paths_write, password_stdin } => {

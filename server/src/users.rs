@@ -8,7 +8,6 @@ use chrono::Utc;
 use sea_orm::DatabaseConnection;
 
 use crate::access::RoleService;
-use crate::access::roles::validate_role_name;
 use crate::auth::password::check_password_policy;
 use crate::auth::{ADMIN_ROLE, AuthService, Principal, apikey};
 use crate::db::{self, UserRow};
@@ -126,7 +125,7 @@ impl UserService {
         validate_username(&new.username)?;
         check_password_policy(&new.password)?;
         validate_name(&new.name)?;
-        validate_role_name(&new.role)?;
+        self.roles.check_known(&new.role)?;
         validate_settings(&new.settings)?;
         let hash = self.auth.hasher.hash(&new.password).await?;
         let key = apikey::generate();
@@ -167,7 +166,7 @@ impl UserService {
             validate_name(n)?;
         }
         if let Some(r) = &ch.role {
-            validate_role_name(r)?;
+            self.roles.check_known(r)?;
         }
         if let Some(s) = &ch.settings {
             validate_settings(s)?;

@@ -158,6 +158,33 @@ impl RoleService {
         })
     }
 
+    /// Roles that exist: the built-in ones and every role the map grants an endpoint to (a
+    /// custom role is made by granting it endpoints with `/api/role/edit`).
+    pub fn known_roles(&self) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = BUILTIN_ROLES.iter().map(|r| r.to_string()).collect();
+        for roles in self.grants().values() {
+            out.extend(roles.iter().cloned());
+        }
+        out
+    }
+
+    /// Refuses a role nobody defined (`400 unknown_role`, listing the roles that exist): a
+    /// user with it could do nothing at all.
+    pub fn check_known(&self, role: &str) -> AppResult<()> {
+        validate_role_name(role)?;
+        let known = self.known_roles();
+        if known.contains(role) {
+            return Ok(());
+        }
+        let list = known.into_iter().collect::<Vec<_>>().join(", ");
+        Err(AppError::bad_request(
+            "unknown_role",
+            format!(
+                "Unknown role `{role}`; roles: {list} (a new role is made by granting it endpoints with /api/role/edit)"
+            ),
+        ))
+    }
+
     /// Whether `role` may call `endpoint`.
     pub fn allowed(&self, role: &str, endpoint: &str) -> bool {
         role == ADMIN_ROLE

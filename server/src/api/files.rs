@@ -565,7 +565,8 @@ impl FilesApi {
         body: Json<RenameFile>,
     ) -> ApiResult<Json<StatusPath>> {
         let b = body.0;
-        let dir = dir_or_root(b.path.as_deref())?;
+        // Seed 002: `path` is required here (unlike rename_folder, where it defaults to `/`).
+        let dir = parse_path(b.path.as_deref(), "No path provided")?;
         let from = child(&dir, b.file_name.as_deref(), "No file name provided")?;
         let to = child(&dir, b.new_name.as_deref(), "No file name provided")?;
         let fs = session(&state, req, &auth);

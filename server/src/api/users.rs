@@ -301,10 +301,17 @@ impl UsersApi {
         auth: Auth,
         body: Json<EditUser>,
     ) -> ApiResult<Json<EditedView>> {
-        let b = body.0;
+        let mut b = body.0;
+        // `null` and empty text mean "not given", for the id and the username alike.
+        if matches!(&b.id, Some(Value::Null)) || matches!(&b.id, Some(Value::String(s)) if s.trim().is_empty()) {
+            b.id = None;
+        }
+        if b.username.as_deref().is_some_and(|u| u.trim().is_empty()) {
+            b.username = None;
+        }
         let id = match &b.id {
             Some(Value::Number(n)) => n.as_i64(),
-            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().parse::<i64>().ok(),
+            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
         let id = match (id, &b.id, &b.username) {
@@ -312,7 +319,11 @@ impl UsersApi {
             (None, None, Some(name)) => state.users.get_by_name(name).await?.id,
             (None, Some(_), _) => return Err(AppError::bad_request("id_invalid", "User id must be a number").into()),
             (None, None, None) => {
-                return Err(AppError::bad_request("fields_missing", "No username, name, role or id provided").into());
+                return Err(AppError::bad_request(
+                    "fields_missing",
+                    "No username or id provided: say which user to edit",
+                )
+                .into());
             }
         };
         let rename = if b.id.is_some() { b.username.clone() } else { None };

@@ -97,3 +97,45 @@ async fn bad_config_is_refused_with_a_clear_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lissen"), "{err}");
 }
+
+#[tokio::test]
+async fn user_commands_refuse_a_data_dir_without_a_database() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let missing = tmp.path().join("typo");
+    for args in [vec!["user", "list"], vec!["user", "passwd", "admin"], vec!["user", "add", "eve", "--password-stdin"]]
+    {
+        let out = std::process::Command::new(bin())
+            .arg("--data-dir")
+            .arg(&missing)
+            .args(&args)
+            .env_remove("NOOK_CONFIG")
+            .env_remove("NOOK_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().map(|mut i| i.write_all(b"a-new-password\n"));
+                c.wait_with_output()
+            })
+            .expect("run nook");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must fail: {err}");
+        assert!(err.contains("no Nook database"), "{args:?}: {err}");
+        assert!(!missing.exists(), "{args:?} created {}", missing.display());
+    }
+    // Against the data dir of a real server they work as before.
+    let app = TestApp::spawn().await;
+    let (ok, out) = run(&app, &["user", "list"], None);
+    assert!(ok && out.contains("admin"), "{out}");
+}
+
+#[tokio::test]
+async fn logs_to_a_pipe_carry_no_colour_codes() {
+    let app = TestApp::spawn().await;
+    // stderr is a pipe here: a command that logs (migrate logs each step at info).
+    let out = app.command().env("NOOK_LOG", "info").arg("migrate").output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("INFO"), "{err}");
+    assert!(!err.contains('\u{1b}'), "ANSI escape in piped logs: {err:?}");
+}

@@ -512,6 +512,8 @@ async fn a_hundred_restarts_keep_users_roles_settings_ftp_accounts_keys_secret_a
     }
     // Users: keys, a regenerated key, a disabled account, a custom role.
     let alice_key = app.create_user(&admin, "alice", "user", json!(["/alice", "/pub"]), json!(["/alice"])).await;
+    let r = app.post("/api/role/edit", &admin, json!({"/api/get_logs": ["auditor"]})).send().await.expect("role");
+    assert_eq!(r.status(), StatusCode::OK);
     app.create_user(&admin, "bob", "auditor", json!(["/pub"]), json!([])).await;
     let carol_old_key = app.create_user(&admin, "carol", "user", json!([]), json!([])).await;
     let (status, edited) = json_of(

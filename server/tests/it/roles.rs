@@ -31,6 +31,9 @@ async fn role_map_lists_every_gated_operation_and_admin_everywhere() {
 async fn role_edit_takes_effect_and_admin_cannot_be_removed() {
     let mut app = TestApp::spawn().await;
     let admin = app.admin().await;
+    // A custom role exists once it is granted something.
+    let r = app.post("/api/role/edit", &admin, json!({"/api/role/get": ["auditor"]})).send().await.expect("edit");
+    assert_eq!(r.status(), StatusCode::OK);
     app.create_user(&admin, "ivy", "auditor", json!([]), json!([])).await;
     let ivy = app.login("ivy", "ivy-password").await;
     expect_error(app.get("/api/get_logs", &ivy).send().await.expect("logs"), StatusCode::FORBIDDEN, "role_forbidden")
@@ -82,11 +85,11 @@ async fn role_edit_refuses_unknown_endpoints_and_bad_role_names_atomically() {
 async fn deleting_the_last_holder_of_a_custom_role_removes_it_from_the_map() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    app.create_user(&admin, "jo", "viewer", json!([]), json!([])).await;
-    app.create_user(&admin, "kim", "viewer", json!([]), json!([])).await;
     let r =
         app.post("/api/role/edit", &admin, json!({"/api/get_logs": ["viewer", "user"]})).send().await.expect("edit");
     assert_eq!(r.status(), StatusCode::OK);
+    app.create_user(&admin, "jo", "viewer", json!([]), json!([])).await;
+    app.create_user(&admin, "kim", "viewer", json!([]), json!([])).await;
     app.post("/api/user/delete", &admin, json!({"username": "jo"})).send().await.expect("delete");
     let (_, map) = json_of(app.get("/api/role/get", &admin).send().await.expect("roles")).await;
     assert_eq!(map["/api/get_logs"], json!(["admin", "user", "viewer"]), "kim still holds viewer");
@@ -107,4 +110,47 @@ async fn requests_without_credentials_get_401_json() {
         .await
         .expect("get");
     expect_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn a_role_nobody_defined_is_refused_everywhere_a_user_gets_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let body = json!({"username": "wiz", "password": "wiz-password", "name": "Wiz", "role": "wizard"});
+    let r = app.post("/api/user/create", &admin, body).send().await.expect("create");
+    let e = expect_error(r, StatusCode::BAD_REQUEST, "unknown_role").await;
+    let msg = e["error"].as_str().unwrap_or_default();
+    assert!(msg.contains("wizard") && msg.contains("admin") && msg.contains("user"), "lists the roles: {msg}");
+    app.create_user(&admin, "wiz", "user", json!([]), json!([])).await;
+    let r =
+        app.post("/api/user/edit", &admin, json!({"username": "wiz", "role": "wizard"})).send().await.expect("edit");
+    expect_error(r, StatusCode::BAD_REQUEST, "unknown_role").await;
+    let (_, me) = json_of(app.get("/api/user/get_all", &admin).send().await.expect("all")).await;
+    assert!(me.to_string().contains("\"role\":\"user\""), "{me}");
+    // The command line refuses it too, and creates nothing.
+    let out = app
+        .command()
+        .args(["user", "add", "merlin", "--role", "wizard", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().map(|mut i| i.write_all(b"merlin-password\n"));
+            c.wait_with_output()
+        })
+        .expect("nook user add");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown_role")
+            || String::from_utf8_lossy(&out.stderr).contains("Unknown role"),
+        "{out:?}"
+    );
+    // Once granted something, the role exists.
+    let r = app.post("/api/role/edit", &admin, json!({"/api/get_logs": ["wizard"]})).send().await.expect("edit");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r =
+        app.post("/api/user/edit", &admin, json!({"username": "wiz", "role": "wizard"})).send().await.expect("edit");
+    assert_eq!(r.status(), StatusCode::OK);
 }

@@ -145,6 +145,8 @@ async fn role_change_and_disable_end_sessions() {
     let admin = app.admin().await;
     app.create_user(&admin, "frank", "user", json!([]), json!([])).await;
     let t1 = app.login("frank", "frank-password").await;
+    let r = app.post("/api/role/edit", &admin, json!({"/api/finder": ["editor", "user"]})).send().await.expect("role");
+    assert_eq!(r.status(), StatusCode::OK);
     let r =
         app.post("/api/user/edit", &admin, json!({"username": "frank", "role": "editor"})).send().await.expect("edit");
     assert_eq!(r.status(), StatusCode::OK);
@@ -215,4 +217,22 @@ async fn users_survive_restarts_with_their_keys() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["paths_write"], "[\"/h\"]");
     app.login("hank", "hank-password").await;
+}
+
+#[tokio::test]
+async fn seed_002_required_fields_are_required() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    std::fs::write(app.data_dir().join("files/a.txt"), "a").expect("write");
+    // rename_file names its folder (`path`): without it nothing is renamed in the root.
+    let r = app.post("/api/rename_file", &admin, json!({"file_name": "a.txt", "new_name": "b.txt"})).send().await;
+    let body = expect_error(r.expect("rename"), StatusCode::BAD_REQUEST, "path_missing").await;
+    assert_eq!(body["error"], "No path provided");
+    assert!(app.data_dir().join("files/a.txt").exists() && !app.data_dir().join("files/b.txt").exists());
+    // user/edit must say which user: neither `id` nor `username` (or only empty ones) is 400.
+    for body in [json!({}), json!({"name": "x"}), json!({"username": ""}), json!({"id": null, "username": ""})] {
+        let r = app.post("/api/user/edit", &admin, body.clone()).send().await.expect("edit");
+        let got = expect_error(r, StatusCode::BAD_REQUEST, "fields_missing").await;
+        assert!(got["error"].as_str().is_some_and(|e| e.contains("username or id")), "{body}: {got}");
+    }
 }
