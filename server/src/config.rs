@@ -596,6 +596,13 @@ pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 
+/// Whether log lines may carry ANSI colours: only when they go to a terminal, and never when
+/// `NO_COLOR` is set (<https://no-color.org>). A file, a pipe or journald gets plain text.
+pub fn color_logs() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,11 +680,4 @@ mod tests {
         assert!(!cidr_contains(net, "10.2.0.1".parse().expect("ip")));
         assert!(cidr_contains(parse_cidr("127.0.0.1").expect("ip"), "::ffff:127.0.0.1".parse().expect("ip")));
     }
-}
-
-/// Whether log lines may carry ANSI colours: only when they go to a terminal, and never when
-/// `NO_COLOR` is set (<https://no-color.org>). A file, a pipe or journald gets plain text.
-pub fn color_logs() -> bool {
-    use std::io::IsTerminal as _;
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
