@@ -40,6 +40,7 @@ pub struct TestApp {
     /// Every stdout line so far, also those printed after start (e.g. after a restart in place).
     lines: Arc<Mutex<Vec<String>>>,
     binary: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
 }
 
 pub struct Spawn {
@@ -47,11 +48,18 @@ pub struct Spawn {
     env: Vec<(String, String)>,
     admin_password: Option<String>,
     binary: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
 }
 
 impl Default for Spawn {
     fn default() -> Self {
-        Self { extra_config: String::new(), env: Vec::new(), admin_password: Some(ADMIN_PASSWORD.into()), binary: None }
+        Self {
+            extra_config: String::new(),
+            env: Vec::new(),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            binary: None,
+            data_dir: None,
+        }
     }
 }
 
@@ -69,6 +77,12 @@ impl Spawn {
     /// Runs this executable instead of the built `nook` (e.g. a copy an update may replace).
     pub fn binary(mut self, path: &Path) -> Self {
         self.binary = Some(path.to_path_buf());
+        self
+    }
+    /// Uses this data dir (e.g. on a small file system the test mounted) instead of one in the
+    /// temp dir.
+    pub fn data_dir(mut self, path: &Path) -> Self {
+        self.data_dir = Some(path.to_path_buf());
         self
     }
     pub fn no_admin_password(mut self) -> Self {
@@ -147,13 +161,14 @@ impl TestApp {
             stdout: Vec::new(),
             lines: Arc::new(Mutex::new(Vec::new())),
             binary: opts.binary,
+            data_dir: opts.data_dir,
         };
         app.launch();
         app
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data_dir.clone().unwrap_or_else(|| self.dir.path().join("data"))
     }
 
     pub fn config_path(&self) -> PathBuf {
