@@ -237,18 +237,19 @@ pub struct AuditFilter {
     pub offset: u64,
 }
 
-pub async fn insert_audit(db: &impl ConnectionTrait, rows: Vec<AuditRow>) -> AppResult<()> {
+/// Inserts `rows` in one statement: all of them or none.
+pub async fn insert_audit(db: &impl ConnectionTrait, rows: &[AuditRow]) -> AppResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let models = rows.into_iter().map(|r| audit::ActiveModel {
+    let models = rows.iter().map(|r| audit::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         timestamp: Set(r.timestamp),
-        action: Set(r.action),
-        ip: Set(r.ip),
-        actor: Set(r.actor),
-        outcome: Set(r.outcome),
-        detail: Set(r.detail),
+        action: Set(r.action.clone()),
+        ip: Set(r.ip.clone()),
+        actor: Set(r.actor.clone()),
+        outcome: Set(r.outcome.clone()),
+        detail: Set(r.detail.clone()),
     });
     audit::Entity::insert_many(models).exec(db).await?;
     Ok(())

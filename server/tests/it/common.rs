@@ -49,6 +49,7 @@ pub struct Spawn {
     admin_password: Option<String>,
     binary: Option<PathBuf>,
     data_dir: Option<PathBuf>,
+    pg_tablespace: Option<String>,
 }
 
 impl Default for Spawn {
@@ -59,6 +60,7 @@ impl Default for Spawn {
             admin_password: Some(ADMIN_PASSWORD.into()),
             binary: None,
             data_dir: None,
+            pg_tablespace: None,
         }
     }
 }
@@ -85,6 +87,11 @@ impl Spawn {
         self.data_dir = Some(path.to_path_buf());
         self
     }
+    /// On PostgreSQL, creates the test database in this tablespace.
+    pub fn pg_tablespace(mut self, name: &str) -> Self {
+        self.pg_tablespace = Some(name.to_string());
+        self
+    }
     pub fn no_admin_password(mut self) -> Self {
         self.admin_password = None;
         self
@@ -98,12 +105,13 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_nook")
 }
 
-async fn fresh_database_url() -> Option<String> {
+async fn fresh_database_url(tablespace: Option<&str>) -> Option<String> {
     let base = std::env::var("NOOK_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())?;
     use sea_orm::ConnectionTrait;
     let name = format!("nook_t_{:016x}", rand::random::<u64>());
     let db = sea_orm::Database::connect(&base).await.expect("connect to NOOK_TEST_POSTGRES_URL");
-    db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let tablespace = tablespace.map(|t| format!(" TABLESPACE {t}")).unwrap_or_default();
+    db.execute_unprepared(&format!("CREATE DATABASE {name}{tablespace}")).await.expect("create test database");
     db.close().await.ok();
     let (prefix, _) = base.rsplit_once('/').expect("postgres url has a database part");
     Some(format!("{prefix}/{name}"))
@@ -124,7 +132,7 @@ impl TestApp {
         if let Some(p) = &opts.admin_password {
             config.push_str(&format!("admin_password = \"{p}\"\n"));
         }
-        if let Some(url) = fresh_database_url().await {
+        if let Some(url) = fresh_database_url(opts.pg_tablespace.as_deref()).await {
             config.push_str(&format!("database_url = \"{url}\"\n"));
         }
         // Top-level keys must come before any [section].

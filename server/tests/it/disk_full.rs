@@ -1,13 +1,15 @@
-//! A full data disk: the database (SQLite file and its WAL) on a 12 MiB tmpfs that a filler
-//! file takes to its last byte, the storage root on the ordinary disk. Every write answers
-//! `200` only once it is committed, or `507 insufficient_storage`; nothing a client was told
-//! is stored is missing afterwards; once the filler is removed Nook recovers without a
-//! restart; and every acknowledged action's audit event is written then, or counted in
+//! A full data disk: the database on a small tmpfs that a filler file takes to its last byte,
+//! the storage root on the ordinary disk. On SQLite the data dir (database file and WAL) is on
+//! the tmpfs; on PostgreSQL the test database lives in a tablespace on it (the WAL stays in the
+//! cluster, so there a write fails when a table or index must grow). Every write answers `200`
+//! only once it is committed, or `507 insufficient_storage`; nothing a client was told is
+//! stored is missing afterwards; once the filler is removed Nook recovers without a restart;
+//! and every acknowledged action's audit event is written then, or counted in
 //! `nook_audit_dropped_total`.
 //!
 //! Mounting needs root (CI runs as root). Without it these tests fail, unless
-//! `NOOK_TEST_NO_MOUNT=1` says to skip them. They run on SQLite only: PostgreSQL keeps its data
-//! in the system cluster, which a test cannot fill.
+//! `NOOK_TEST_NO_MOUNT=1` says to skip them. On PostgreSQL they need the server on this machine
+//! (to put a tablespace on the tmpfs) and are skipped, saying so, when it is elsewhere.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,25 +22,48 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-/// A small tmpfs mounted for one test and unmounted when dropped, also when the test panics.
-struct Tmpfs {
+/// A small tmpfs mounted for one test and unmounted when dropped, also when the test panics;
+/// on PostgreSQL with a tablespace on it, dropped (with the test database in it) first.
+struct FullDisk {
     dir: tempfile::TempDir,
+    /// PostgreSQL: the base URL and the tablespace's name.
+    pg: Option<(String, String)>,
 }
 
-impl Tmpfs {
-    /// Mounts a 12 MiB tmpfs, or `None` when the test should be skipped: on PostgreSQL, or
-    /// when mounting is impossible and `NOOK_TEST_NO_MOUNT=1` is set. Panics when mounting
-    /// fails otherwise, so a machine that cannot run the test never passes it silently.
-    fn mount(test: &str) -> Option<Tmpfs> {
-        if std::env::var("NOOK_TEST_POSTGRES_URL").is_ok_and(|u| !u.is_empty()) {
-            eprintln!("{test}: skipped on PostgreSQL (a full data disk is simulated for SQLite only)");
-            return None;
+fn postgres_url() -> Option<String> {
+    std::env::var("NOOK_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+}
+
+async fn pg_exec(url: &str, sql: &str) -> Result<(), sea_orm::DbErr> {
+    let db = sea_orm::Database::connect(url).await?;
+    let out = db.execute_unprepared(sql).await.map(|_| ());
+    db.close().await.ok();
+    out
+}
+
+impl FullDisk {
+    /// Mounts the tmpfs, or `None` when the test is to be skipped (PostgreSQL elsewhere, or
+    /// no mount possible and `NOOK_TEST_NO_MOUNT=1`). Panics when mounting fails otherwise, so
+    /// a machine that cannot run the test never passes it silently.
+    async fn mount(test: &str) -> Option<FullDisk> {
+        let pg = postgres_url();
+        let mut options = "size=12m,mode=0700".to_string();
+        if let Some(url) = &pg {
+            if !(url.contains("@127.0.0.1") || url.contains("@localhost") || url.contains("@[::1]")) {
+                eprintln!("{test}: skipped: PostgreSQL is not on this machine, so no tablespace can be put on a tmpfs");
+                return None;
+            }
+            // PostgreSQL owns its tablespace directories; a fresh database is ~8 MiB of catalogs.
+            let id = |flag: &str| {
+                let out = Command::new("id").arg(flag).arg("postgres").output().expect("id postgres");
+                String::from_utf8_lossy(&out.stdout).trim().to_string()
+            };
+            options = format!("size=24m,mode=0700,uid={},gid={}", id("-u"), id("-g"));
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        let out =
-            Command::new("mount").args(["-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs"]).arg(dir.path()).output();
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &options, "tmpfs"]).arg(dir.path()).output();
         match out {
-            Ok(o) if o.status.success() => Some(Tmpfs { dir }),
+            Ok(o) if o.status.success() => {}
             other => {
                 if std::env::var("NOOK_TEST_NO_MOUNT").as_deref() == Ok("1") {
                     eprintln!("{test}: skipped: cannot mount a tmpfs and NOOK_TEST_NO_MOUNT=1 ({other:?})");
@@ -50,6 +75,14 @@ impl Tmpfs {
                 );
             }
         }
+        let mut disk = FullDisk { dir, pg: None };
+        if let Some(url) = pg {
+            let name = format!("nook_full_{:016x}", rand::random::<u64>());
+            let location = disk.path().display().to_string();
+            pg_exec(&url, &format!("CREATE TABLESPACE {name} LOCATION '{location}'")).await.expect("create tablespace");
+            disk.pg = Some((url, name));
+        }
+        Some(disk)
     }
 
     fn path(&self) -> &Path {
@@ -81,8 +114,32 @@ impl Tmpfs {
     }
 }
 
-impl Drop for Tmpfs {
+impl Drop for FullDisk {
     fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.filler());
+        if let Some((url, name)) = self.pg.take() {
+            // Drop runs outside any runtime (or inside one that is unwinding): use a thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async {
+                    let find = format!(
+                        "SELECT datname FROM pg_database d JOIN pg_tablespace t ON d.dattablespace = t.oid \
+                         WHERE t.spcname = '{name}'"
+                    );
+                    if let Ok(db) = sea_orm::Database::connect(&url).await {
+                        let rows = db.query_all_raw(Statement::from_string(DbBackend::Postgres, find)).await;
+                        for row in rows.unwrap_or_default() {
+                            if let Ok(d) = row.try_get_by_index::<String>(0) {
+                                let _ = db.execute_unprepared(&format!("DROP DATABASE {d} WITH (FORCE)")).await;
+                            }
+                        }
+                        let _ = db.execute_unprepared(&format!("DROP TABLESPACE {name}")).await;
+                        db.close().await.ok();
+                    }
+                });
+            })
+            .join();
+        }
         let ok = Command::new("umount").arg(self.dir.path()).status().is_ok_and(|s| s.success());
         if !ok {
             // Something still holds a file open (a server that did not exit yet): detach it.
@@ -91,24 +148,35 @@ impl Drop for Tmpfs {
     }
 }
 
-/// A server whose data dir is on `disk` and whose storage root is in `files`.
-async fn start_on(disk: &Tmpfs, files: &Path) -> TestApp {
-    TestApp::builder()
-        .data_dir(&disk.path().join("data"))
-        .config(&format!("root = \"{}\"\n", files.display()))
-        .start()
-        .await
+/// A server whose data dir (and, on PostgreSQL, database) is on `disk` and whose storage root
+/// is in `files`.
+async fn start_on(disk: &FullDisk, files: &Path) -> TestApp {
+    let mut b =
+        TestApp::builder().data_dir(&disk.path().join("data")).config(&format!("root = \"{}\"\n", files.display()));
+    if let Some((_, tablespace)) = &disk.pg {
+        b = b.pg_tablespace(tablespace);
+    }
+    b.start().await
 }
 
-/// A connection of the test's own to the server's SQLite file: it sees only what is committed.
+/// A connection of the test's own to the server's database: it sees only what is committed.
 async fn open_db(app: &TestApp) -> DatabaseConnection {
-    let url = format!("sqlite://{}", app.data_dir().join("nook.db").display());
+    let config: toml::Table =
+        std::fs::read_to_string(app.config_path()).expect("test config").parse().expect("test config is TOML");
+    let url = match config.get("database_url").and_then(|v| v.as_str()) {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}", app.data_dir().join("nook.db").display()),
+    };
     sea_orm::Database::connect(url).await.expect("open the server's database")
+}
+
+fn is_sqlite(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Sqlite
 }
 
 async fn scalar(db: &DatabaseConnection, sql: &str, values: Vec<sea_orm::Value>) -> Option<Value> {
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values))
+        .query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values))
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))?;
     row.try_get_by_index::<Option<String>>(0)
@@ -119,17 +187,17 @@ async fn scalar(db: &DatabaseConnection, sql: &str, values: Vec<sea_orm::Value>)
 
 /// The committed value of a setting, as JSON text.
 async fn stored_setting(db: &DatabaseConnection, key: &str) -> Option<Value> {
-    scalar(db, "SELECT value FROM settings WHERE key = ?", vec![key.into()]).await
+    scalar(db, "SELECT value FROM settings WHERE key = $1", vec![key.into()]).await
 }
 
 async fn stored_user(db: &DatabaseConnection, username: &str) -> bool {
-    scalar(db, "SELECT username FROM users WHERE username = ?", vec![username.into()]).await.is_some()
+    scalar(db, "SELECT username FROM users WHERE username = $1", vec![username.into()]).await.is_some()
 }
 
-/// Empties the WAL (so the next commit must grow it), then fills the disk.
-async fn fill_disk(disk: &Tmpfs, db: &DatabaseConnection) {
+/// Fills the disk. SQLite: the WAL is emptied first, so the next commit must grow it.
+async fn fill_disk(disk: &FullDisk, db: &DatabaseConnection) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    while is_sqlite(db) {
         let row = db
             .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)"))
             .await
@@ -164,7 +232,7 @@ async fn set_site_name(app: &TestApp, admin: &str, name: &str) -> reqwest::Respo
 
 #[tokio::test]
 async fn settings_updated_on_a_full_data_disk_are_acknowledged_only_once_committed_and_recover_without_restart() {
-    let Some(disk) = Tmpfs::mount("settings_full_disk") else { return };
+    let Some(disk) = FullDisk::mount("settings_full_disk").await else { return };
     let files = tempfile::tempdir().expect("files");
     let mut app = start_on(&disk, files.path()).await;
     let admin = app.admin().await;
@@ -184,7 +252,8 @@ async fn settings_updated_on_a_full_data_disk_are_acknowledged_only_once_committ
             refused += 1;
         }
     }
-    assert!(refused > 0, "the disk was never full: every update succeeded");
+    // PostgreSQL updates a setting in place when its page has room: it may need no new space.
+    assert!(refused > 0 || !is_sqlite(&db), "the disk was never full: every update succeeded");
 
     // Space comes back: every update succeeds and is committed, without a restart.
     disk.free();
@@ -220,16 +289,20 @@ async fn create_user(app: &TestApp, admin: &str, username: &str) -> reqwest::Res
 
 #[tokio::test]
 async fn users_created_on_a_full_data_disk_exist_exactly_when_acknowledged_and_creation_recovers_without_restart() {
-    let Some(disk) = Tmpfs::mount("users_full_disk") else { return };
+    let Some(disk) = FullDisk::mount("users_full_disk").await else { return };
     let files = tempfile::tempdir().expect("files");
     let mut app = start_on(&disk, files.path()).await;
     let admin = app.admin().await;
     let db = open_db(&app).await;
     fill_disk(&disk, &db).await;
 
+    // Until a few are refused: PostgreSQL fills the free room of its pages first.
     let mut created = Vec::new();
     let mut refused = Vec::new();
-    for i in 0..20 {
+    for i in 0..300 {
+        if refused.len() == 5 {
+            break;
+        }
         let name = format!("full{i}");
         if stored_or_full(&name, create_user(&app, &admin, &name).await).await {
             assert!(stored_user(&db, &name).await, "{name}: 200 but not stored");
@@ -283,7 +356,7 @@ async fn audited_folders(app: &TestApp, admin: &str) -> Vec<String> {
 #[tokio::test]
 async fn audit_events_of_a_burst_on_a_full_data_disk_are_written_once_space_returns_or_counted_as_dropped() {
     const N: usize = 150;
-    let Some(disk) = Tmpfs::mount("audit_full_disk") else { return };
+    let Some(disk) = FullDisk::mount("audit_full_disk").await else { return };
     let files = tempfile::tempdir().expect("files");
     let mut app = start_on(&disk, files.path()).await;
     let admin = app.admin().await;
