@@ -144,6 +144,10 @@ pub async fn count_enabled_with_role(db: &impl ConnectionTrait, role: &str) -> A
 /// transaction that reads first and writes later fails with `SQLITE_BUSY_SNAPSHOT` at once,
 /// without waiting for the busy timeout, whenever another connection (say, the audit writer)
 /// committed in between; an immediate one waits its turn instead. PostgreSQL ignores the mode.
+///
+/// `Ok` means committed. A failed `COMMIT` (a full disk) is an error, and its connection never
+/// serves another request while anything still counts a transaction open on it: the pool
+/// closes it (see [`super::connect`]).
 pub async fn in_transaction<T, F>(db: &DatabaseConnection, f: F) -> AppResult<T>
 where
     T: Send,
