@@ -254,6 +254,8 @@ async fn write_batch(
                 tracing::error!(error = %e, lost, "stopping with audit events the database would not take: dropped");
                 return;
             }
+            // Stopping: try often within the little time left.
+            delay = delay.min(RETRY_FIRST * 5);
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(RETRY_MAX);
