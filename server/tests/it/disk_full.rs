@@ -363,7 +363,7 @@ async fn audit_events_of_a_burst_on_a_full_data_disk_are_written_once_space_retu
     let db = open_db(&app).await;
     fill_disk(&disk, &db).await;
 
-    // The storage root has room: every folder is made and acknowledged, eight at a time, while
+    // The storage root has room: every folder is made and acknowledged, ten at a time, while
     // settings writes on the same full database must still be stored-or-507.
     let mut acknowledged = 0;
     for wave in 0..N / 10 {
@@ -418,5 +418,4 @@ async fn audit_events_of_a_burst_on_a_full_data_disk_are_written_once_space_retu
     app.restart().await;
     let admin = app.admin().await;
     assert_eq!(audited_folders(&app, &admin).await, rows, "after a restart");
-    drop(files);
 }
