@@ -1,14 +1,21 @@
 //! The audit log. Events go through a bounded channel to one batch writer, so recording costs a
 //! request almost nothing; readers call [`Audit::flush`] first, so they see every event recorded
 //! before their request. Control characters in recorded text are escaped.
+//!
+//! No event is lost without a trace: a batch the database refuses (a full disk, a database
+//! that went away) is kept and retried with backoff until it is written. Meanwhile new events
+//! wait in the queue and its overflow, at most [`OVERFLOW_MAX`] of them beyond the queue; what
+//! exceeds that, or is still unwritten when the server stops, is counted in
+//! `nook_audit_dropped_total` and logged.
 
 use std::net::IpAddr;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::db::{self, AuditRow};
 
@@ -54,6 +61,8 @@ enum Msg {
 pub struct Audit {
     tx: mpsc::Sender<Msg>,
     counters: std::sync::Arc<AuditCounters>,
+    /// True while the writer cannot write (it retries): flushes do not wait for it then.
+    failing: watch::Receiver<bool>,
 }
 
 /// Counts of security events, taken from the events themselves as they are recorded, so the
@@ -70,7 +79,8 @@ pub struct AuditCounters {
     pub bans: AtomicU64,
     /// Events waiting for room in the writer's queue (see [`Audit::record`]).
     pub overflow: AtomicU64,
-    /// Events dropped because the writer fell [`OVERFLOW_MAX`] events behind.
+    /// Events dropped: the writer fell [`OVERFLOW_MAX`] events behind, or the server stopped
+    /// while the database still refused them.
     pub dropped: AtomicU64,
 }
 
@@ -98,14 +108,21 @@ const BATCH: usize = 512;
 /// server (thousands of downloads a second, each audited) writes a transaction per handful of
 /// events and spends a fifth of its CPU in SQLite (measured with `bench/run`); with it, a
 /// batch holds what arrives in this window. A flush request ends the wait at once.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
+const LINGER: Duration = Duration::from_millis(20);
+/// First and longest wait between two tries of a batch the database refused.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+/// How long a stopping server keeps trying to write what is left (the caller waits 5 s).
+const RETRY_AT_STOP: Duration = Duration::from_secs(3);
 
 impl Audit {
     /// Starts the writer task; it ends when every handle is dropped, after writing what is queued.
     pub fn start(db: DatabaseConnection) -> (Audit, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CHANNEL);
-        let task = tokio::spawn(writer(db, rx));
-        (Audit { tx, counters: Default::default() }, task)
+        let (failing_tx, failing) = watch::channel(false);
+        let counters = std::sync::Arc::<AuditCounters>::default();
+        let task = tokio::spawn(writer(db, rx, Writer { counters: counters.clone(), failing: failing_tx }));
+        (Audit { tx, counters, failing }, task)
     }
 
     /// Queues an event. Never blocks: if the queue is full the event is handed to a task that
@@ -145,16 +162,30 @@ impl Audit {
         &self.counters
     }
 
-    /// Waits until everything recorded so far is in the database.
+    /// Waits until everything recorded so far is in the database, or, while the database
+    /// refuses writes, not at all (the events stay queued and are written once it takes them).
     pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).await.is_ok() {
-            let _ = wait.await;
+        let mut failing = self.failing.clone();
+        let written = async {
+            let (done, wait) = oneshot::channel();
+            if self.tx.send(Msg::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        };
+        tokio::select! {
+            _ = written => {}
+            _ = failing.wait_for(|f| *f) => {}
         }
     }
 }
 
-async fn writer(db: DatabaseConnection, mut rx: mpsc::Receiver<Msg>) {
+/// What the writer task shares with the handles.
+struct Writer {
+    counters: std::sync::Arc<AuditCounters>,
+    failing: watch::Sender<bool>,
+}
+
+async fn writer(db: DatabaseConnection, mut rx: mpsc::Receiver<Msg>, w: Writer) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut waiters = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -179,15 +210,59 @@ async fn writer(db: DatabaseConnection, mut rx: mpsc::Receiver<Msg>) {
             };
         }
         if !batch.is_empty() {
-            let rows = std::mem::take(&mut batch);
-            let n = rows.len();
-            if let Err(e) = db::insert_audit(&db, rows).await {
-                tracing::error!(error = %e, events = n, "audit write failed");
-            }
+            write_batch(&db, &mut rx, &w, &batch, &mut waiters).await;
+            batch.clear();
         }
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
+    }
+}
+
+/// Writes `batch`, retrying with backoff for as long as the database refuses it. Only when the
+/// server stops (every handle gone) does it give up, after [`RETRY_AT_STOP`], and count what
+/// is lost: this batch and everything still queued.
+async fn write_batch(
+    db: &DatabaseConnection,
+    rx: &mut mpsc::Receiver<Msg>,
+    w: &Writer,
+    batch: &[AuditRow],
+    waiters: &mut Vec<oneshot::Sender<()>>,
+) {
+    let mut delay = RETRY_FIRST;
+    let mut tries = 0u64;
+    let mut stopping_since = None;
+    loop {
+        let Err(e) = db::insert_audit(db, batch).await else { break };
+        tries += 1;
+        if tries == 1 {
+            tracing::error!(error = %e, events = batch.len(), "audit write failed; keeping the events and retrying");
+            w.failing.send_replace(true);
+            // Whoever waits for a flush is answered now instead of when the database recovers.
+            for w in waiters.drain(..) {
+                let _ = w.send(());
+            }
+        }
+        if rx.is_closed() {
+            let since = *stopping_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() >= RETRY_AT_STOP {
+                let mut lost = batch.len() as u64;
+                while let Ok(msg) = rx.try_recv() {
+                    lost += u64::from(matches!(msg, Msg::Event(_)));
+                }
+                w.counters.dropped.fetch_add(lost, Ordering::Relaxed);
+                tracing::error!(error = %e, lost, "stopping with audit events the database would not take: dropped");
+                return;
+            }
+            // Stopping: try often within the little time left.
+            delay = delay.min(RETRY_FIRST * 5);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(RETRY_MAX);
+    }
+    if tries > 0 {
+        tracing::info!(events = batch.len(), tries, "audit write succeeded again");
+        w.failing.send_replace(false);
     }
 }
 
@@ -212,7 +287,8 @@ mod tests {
         use std::sync::atomic::Ordering;
         // A queue nobody reads: the writer is stalled.
         let (tx, _rx) = tokio::sync::mpsc::channel(super::CHANNEL);
-        let audit = super::Audit { tx, counters: Default::default() };
+        let (_failing_tx, failing) = tokio::sync::watch::channel(false);
+        let audit = super::Audit { tx, counters: Default::default(), failing };
         let extra = 10;
         for _ in 0..super::CHANNEL as u64 + super::OVERFLOW_MAX + extra {
             audit.record(super::AuditEvent::new("download"));
@@ -220,5 +296,61 @@ mod tests {
         let c = audit.counters();
         assert_eq!(c.overflow.load(Ordering::Relaxed), super::OVERFLOW_MAX);
         assert_eq!(c.dropped.load(Ordering::Relaxed), extra);
+    }
+
+    /// A database whose audit table can be taken away (every insert fails) and given back.
+    async fn database(dir: &std::path::Path) -> sea_orm::DatabaseConnection {
+        let db = crate::db::connect(&format!("sqlite://{}", dir.join("nook.db").display())).await.expect("connect");
+        crate::db::migrate(&db).await.expect("migrate");
+        db
+    }
+
+    async fn sql(db: &sea_orm::DatabaseConnection, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared(sql).await.expect(sql);
+    }
+
+    async fn rows(db: &sea_orm::DatabaseConnection) -> usize {
+        let filter = crate::db::AuditFilter { limit: 1000, ..Default::default() };
+        crate::db::query_audit(db, &filter).await.expect("query").len()
+    }
+
+    #[tokio::test]
+    async fn a_batch_the_database_refuses_is_kept_and_written_once_it_takes_it_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(dir.path()).await;
+        sql(&db, "ALTER TABLE audit_log RENAME TO audit_log_away").await;
+        let (audit, _task) = super::Audit::start(db.clone());
+        for _ in 0..10 {
+            audit.record(super::AuditEvent::new("download"));
+        }
+        // The write fails: the flush does not hang on it.
+        tokio::time::timeout(std::time::Duration::from_secs(10), audit.flush()).await.expect("flush returns");
+        assert!(*audit.failing.borrow(), "the writer reports that it is failing");
+        audit.record(super::AuditEvent::new("upload"));
+        sql(&db, "ALTER TABLE audit_log_away RENAME TO audit_log").await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while rows(&db).await < 11 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        audit.flush().await;
+        assert_eq!(rows(&db).await, 11, "every event written once, none twice");
+        assert!(!*audit.failing.borrow());
+        assert_eq!(audit.counters().dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn events_the_database_still_refuses_when_the_server_stops_are_counted_as_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(dir.path()).await;
+        sql(&db, "ALTER TABLE audit_log RENAME TO audit_log_away").await;
+        let (audit, task) = super::Audit::start(db.clone());
+        let counters = audit.counters.clone();
+        for _ in 0..7 {
+            audit.record(super::AuditEvent::new("download"));
+        }
+        drop(audit);
+        tokio::time::timeout(std::time::Duration::from_secs(5), task).await.expect("the writer stops in time").ok();
+        assert_eq!(counters.dropped.load(std::sync::atomic::Ordering::Relaxed), 7);
     }
 }

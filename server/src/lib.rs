@@ -252,7 +252,9 @@ pub async fn serve(config: Config) -> Result<(Exit, Option<RestartPlan>), StartE
     let plan = (exit == Exit::Restart).then(|| RestartPlan::new(&state, local)).flatten();
     let db = state.db.clone();
     drop(state);
-    let _ = tokio::time::timeout(Duration::from_secs(5), audit_task).await;
+    if tokio::time::timeout(Duration::from_secs(5), audit_task).await.is_err() {
+        tracing::error!("the audit writer did not finish in time: events still queued are lost");
+    }
     let _ = db.close().await;
     tracing::info!("stopped");
     result.map(|_| (exit, plan))

@@ -251,7 +251,7 @@ impl Metrics {
             &mut o,
             "nook_audit_dropped_total",
             "counter",
-            "Audit events dropped because the writer fell too far behind.",
+            "Audit events dropped: the writer fell too far behind, or the database still refused them at a stop.",
         );
         let _ = writeln!(o, "nook_audit_dropped_total {}", c.dropped.load(Ordering::Relaxed));
 

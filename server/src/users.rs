@@ -101,6 +101,19 @@ fn validate_settings(settings: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Saves `u` and bumps the users generation in one transaction: a user write that other
+/// servers (and this one's snapshot) would not notice is never committed alone.
+async fn save_and_bump(db: &DatabaseConnection, u: UserRow) -> AppResult<UserRow> {
+    db::in_transaction(db, move |txn| {
+        Box::pin(async move {
+            let saved = db::save_user(txn, &u).await?;
+            db::bump_users_generation(txn).await?;
+            Ok(saved)
+        })
+    })
+    .await
+}
+
 impl UserService {
     pub fn new(db: DatabaseConnection, auth: Arc<AuthService>, roles: Arc<RoleService>) -> Self {
         Self { db, auth, roles }
@@ -148,8 +161,14 @@ impl UserService {
             created_at: now,
             updated_at: now,
         };
-        let row = db::insert_user(&self.db, &row).await?;
-        db::bump_users_generation(&self.db).await?;
+        let row = db::in_transaction(&self.db, move |txn| {
+            Box::pin(async move {
+                let row = db::insert_user(txn, &row).await?;
+                db::bump_users_generation(txn).await?;
+                Ok(row)
+            })
+        })
+        .await?;
         self.auth.reload_users().await?;
         Ok((row, key.full))
     }
@@ -232,6 +251,7 @@ impl UserService {
                 }
                 u.updated_at = Utc::now();
                 let saved = db::save_user(txn, &u).await?;
+                db::bump_users_generation(txn).await?;
                 Ok((saved, revoke))
             })
         })
@@ -276,6 +296,7 @@ impl UserService {
                     return Err(AppError::conflict("last_admin", "The last administrator cannot be deleted"));
                 }
                 db::delete_user(txn, id).await?;
+                db::bump_users_generation(txn).await?;
                 Ok(u)
             })
         })
@@ -289,8 +310,7 @@ impl UserService {
         let mut u = self.get(id).await?;
         u.token_version += 1;
         u.updated_at = Utc::now();
-        db::save_user(&self.db, &u).await?;
-        db::bump_users_generation(&self.db).await?;
+        save_and_bump(&self.db, u).await?;
         self.auth.reload_users().await
     }
 
@@ -299,15 +319,15 @@ impl UserService {
         let mut u = self.get(id).await?;
         if u.ip != ip {
             u.ip = ip.to_string();
-            db::save_user(&self.db, &u).await?;
-            db::bump_users_generation(&self.db).await?;
+            save_and_bump(&self.db, u).await?;
             self.auth.reload_users().await?;
         }
         Ok(())
     }
 
+    /// After a committed user write (which bumped the users generation in the same
+    /// transaction, so every server notices it even if this reload fails).
     async fn after_user_write(&self, old_role: Option<&str>) -> AppResult<()> {
-        db::bump_users_generation(&self.db).await?;
         self.auth.reload_users().await?;
         if let Some(role) = old_role {
             let users = db::list_users(&self.db).await?;

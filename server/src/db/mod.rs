@@ -7,13 +7,16 @@ pub mod repo;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::sqlx::pool::PoolConnectionMetadata;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, Statement};
 use sea_orm_migration::MigratorTrait;
 
 pub use repo::*;
 
 /// Opens the database named by `url` (`sqlite://…` or `postgres://…`). SQLite files are created
-/// with mode 0600 and run in WAL mode with foreign keys on and a busy timeout.
+/// with mode 0600 and run in WAL mode with foreign keys on and a busy timeout. A connection that
+/// comes back to the pool still inside a transaction is closed, never reused (see
+/// [`release_only_outside_transactions`]).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let url = normalise_sqlite_url(url)?;
     let sqlite = url.starts_with("sqlite:");
@@ -30,10 +33,58 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(Duration::from_secs(10))
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
         });
+        opts.map_sqlx_sqlite_pool_opts(|o| o.after_release(release_only_outside_transactions));
     } else {
         opts.max_connections(16);
+        opts.map_sqlx_postgres_pool_opts(|o| o.after_release(release_only_outside_transactions));
     }
     Database::connect(opts).await
+}
+
+/// The pool's check on every connection handed back: keep it only when no transaction is open.
+///
+/// When a `COMMIT` fails with `SQLITE_FULL`, SQLite has already rolled the transaction back,
+/// so the `ROLLBACK` sqlx queues when the transaction is dropped fails too ("no transaction is
+/// active") and sqlx goes on counting one open transaction on that connection. Reused, its next
+/// `begin` became `SAVEPOINT` instead of `BEGIN IMMEDIATE`; a second failure there left SQLite
+/// itself in an open transaction, and from then on every "commit" on that connection only
+/// released a savepoint inside a transaction that was never committed: `200`, and nothing
+/// stored, not even after space came back. Closing such a connection ends whatever it held
+/// (closing rolls back), and the pool opens a fresh one.
+fn release_only_outside_transactions<C: sea_orm::sqlx::Connection>(
+    conn: &mut C,
+    _: PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sea_orm::sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        // A dropped transaction's rollback is queued and runs before the next command: let it
+        // run, then look again.
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            tracing::warn!("a database connection came back inside a transaction (a failed commit?): closing it");
+            return Ok(false);
+        }
+        Ok(true)
+    })
+}
+
+/// Whether `e` says the database's disk is full: SQLite's `SQLITE_FULL` (13) or PostgreSQL's
+/// `53100 disk_full`.
+pub fn is_disk_full(e: &DbErr) -> bool {
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))) = e
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(e) = &**e else { return false };
+    if e.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+        // The primary result code is the low byte of an extended one.
+        return e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 13);
+    }
+    e.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>().is_some() && e.code().as_deref() == Some("53100")
 }
 
 /// Applies every pending migration, each in its own transaction.

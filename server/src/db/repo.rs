@@ -144,6 +144,10 @@ pub async fn count_enabled_with_role(db: &impl ConnectionTrait, role: &str) -> A
 /// transaction that reads first and writes later fails with `SQLITE_BUSY_SNAPSHOT` at once,
 /// without waiting for the busy timeout, whenever another connection (say, the audit writer)
 /// committed in between; an immediate one waits its turn instead. PostgreSQL ignores the mode.
+///
+/// `Ok` means committed. A failed `COMMIT` (a full disk) is an error, and its connection never
+/// serves another request while anything still counts a transaction open on it: the pool
+/// closes it (see [`super::connect`]).
 pub async fn in_transaction<T, F>(db: &DatabaseConnection, f: F) -> AppResult<T>
 where
     T: Send,
@@ -237,18 +241,19 @@ pub struct AuditFilter {
     pub offset: u64,
 }
 
-pub async fn insert_audit(db: &impl ConnectionTrait, rows: Vec<AuditRow>) -> AppResult<()> {
+/// Inserts `rows` in one statement: all of them or none.
+pub async fn insert_audit(db: &impl ConnectionTrait, rows: &[AuditRow]) -> AppResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let models = rows.into_iter().map(|r| audit::ActiveModel {
+    let models = rows.iter().map(|r| audit::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         timestamp: Set(r.timestamp),
-        action: Set(r.action),
-        ip: Set(r.ip),
-        actor: Set(r.actor),
-        outcome: Set(r.outcome),
-        detail: Set(r.detail),
+        action: Set(r.action.clone()),
+        ip: Set(r.ip.clone()),
+        actor: Set(r.actor.clone()),
+        outcome: Set(r.outcome.clone()),
+        detail: Set(r.detail.clone()),
     });
     audit::Entity::insert_many(models).exec(db).await?;
     Ok(())

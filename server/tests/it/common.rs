@@ -40,6 +40,7 @@ pub struct TestApp {
     /// Every stdout line so far, also those printed after start (e.g. after a restart in place).
     lines: Arc<Mutex<Vec<String>>>,
     binary: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
 }
 
 pub struct Spawn {
@@ -47,11 +48,20 @@ pub struct Spawn {
     env: Vec<(String, String)>,
     admin_password: Option<String>,
     binary: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    pg_tablespace: Option<String>,
 }
 
 impl Default for Spawn {
     fn default() -> Self {
-        Self { extra_config: String::new(), env: Vec::new(), admin_password: Some(ADMIN_PASSWORD.into()), binary: None }
+        Self {
+            extra_config: String::new(),
+            env: Vec::new(),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            binary: None,
+            data_dir: None,
+            pg_tablespace: None,
+        }
     }
 }
 
@@ -71,6 +81,17 @@ impl Spawn {
         self.binary = Some(path.to_path_buf());
         self
     }
+    /// Uses this data dir (e.g. on a small file system the test mounted) instead of one in the
+    /// temp dir.
+    pub fn data_dir(mut self, path: &Path) -> Self {
+        self.data_dir = Some(path.to_path_buf());
+        self
+    }
+    /// On PostgreSQL, creates the test database in this tablespace.
+    pub fn pg_tablespace(mut self, name: &str) -> Self {
+        self.pg_tablespace = Some(name.to_string());
+        self
+    }
     pub fn no_admin_password(mut self) -> Self {
         self.admin_password = None;
         self
@@ -86,12 +107,13 @@ pub fn bin() -> String {
     std::env::var("NOOK_TEST_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nook").to_string())
 }
 
-async fn fresh_database_url() -> Option<String> {
+async fn fresh_database_url(tablespace: Option<&str>) -> Option<String> {
     let base = std::env::var("NOOK_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())?;
     use sea_orm::ConnectionTrait;
     let name = format!("nook_t_{:016x}", rand::random::<u64>());
     let db = sea_orm::Database::connect(&base).await.expect("connect to NOOK_TEST_POSTGRES_URL");
-    db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let tablespace = tablespace.map(|t| format!(" TABLESPACE {t}")).unwrap_or_default();
+    db.execute_unprepared(&format!("CREATE DATABASE {name}{tablespace}")).await.expect("create test database");
     db.close().await.ok();
     let (prefix, _) = base.rsplit_once('/').expect("postgres url has a database part");
     Some(format!("{prefix}/{name}"))
@@ -112,7 +134,7 @@ impl TestApp {
         if let Some(p) = &opts.admin_password {
             config.push_str(&format!("admin_password = \"{p}\"\n"));
         }
-        if let Some(url) = fresh_database_url().await {
+        if let Some(url) = fresh_database_url(opts.pg_tablespace.as_deref()).await {
             config.push_str(&format!("database_url = \"{url}\"\n"));
         }
         // Top-level keys must come before any [section].
@@ -149,13 +171,14 @@ impl TestApp {
             stdout: Vec::new(),
             lines: Arc::new(Mutex::new(Vec::new())),
             binary: opts.binary,
+            data_dir: opts.data_dir,
         };
         app.launch();
         app
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data_dir.clone().unwrap_or_else(|| self.dir.path().join("data"))
     }
 
     pub fn config_path(&self) -> PathBuf {
