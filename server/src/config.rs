@@ -352,6 +352,11 @@ impl Config {
         if self.ftp.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError("ftp.listen must be an address like 0.0.0.0:2121".into()));
         }
+        if !self.ftp.passive_host.is_empty() && !is_host(&self.ftp.passive_host) {
+            return Err(ConfigError(
+                "ftp.passive_host must be an IPv4 address or a DNS name like nas.example.org".into(),
+            ));
+        }
         if self.token_ttl.0 < Duration::from_secs(60) {
             return Err(ConfigError("token_ttl must be at least 1m".into()));
         }
@@ -594,6 +599,24 @@ impl<'de> Deserialize<'de> for Dur {
 /// Creates `dir` (and parents) if missing.
 pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
+}
+
+/// An IPv4 address or a DNS name (letters, digits and `-` in dot-separated labels of at most
+/// 63 characters, 253 in all): what FTP may announce in PASV replies.
+pub fn is_host(s: &str) -> bool {
+    if s.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// Whether log lines may carry ANSI colours: only when they go to a terminal, and never when

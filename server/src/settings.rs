@@ -26,6 +26,8 @@ pub enum Kind {
     Addr,
     /// A port range such as `30000-30009`.
     PortRange,
+    /// An IPv4 address or a DNS name (shown to clients as text of at most 253 characters).
+    Host,
 }
 
 /// One editable setting.
@@ -72,7 +74,7 @@ pub const DEFS: &[SettingDef] = &[
     },
     SettingDef {
         key: "ftp.passive_host",
-        kind: Kind::Text(253),
+        kind: Kind::Host,
         default: || Value::Null,
         fallback: Some(|c| Value::from(c.ftp.passive_host.clone())),
         help: "Address announced in PASV replies (IPv4 or DNS name); empty uses the config file, else the address clients connect to.",
@@ -233,6 +235,7 @@ fn check(def: &SettingDef, v: &Value) -> AppResult<()> {
         Kind::Bool => v.is_boolean(),
         Kind::Addr => v.as_str().is_some_and(|s| s.parse::<std::net::SocketAddr>().is_ok()),
         Kind::PortRange => v.as_str().is_some_and(|s| crate::config::parse_port_range(s).is_some()),
+        Kind::Host => v.as_str().is_some_and(crate::config::is_host),
     };
     if ok {
         return Ok(());
@@ -243,6 +246,7 @@ fn check(def: &SettingDef, v: &Value) -> AppResult<()> {
         Kind::Bool => "true or false".to_string(),
         Kind::Addr => "an address like 0.0.0.0:2121".to_string(),
         Kind::PortRange => "a port range like 30000-30009".to_string(),
+        Kind::Host => "an IPv4 address or a DNS name like nas.example.org".to_string(),
     };
     Err(AppError::bad_request("setting_invalid", format!("Setting `{}` must be {expect}", def.key)))
 }

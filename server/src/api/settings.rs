@@ -87,6 +87,7 @@ impl SettingsApi {
                         Kind::Bool => ("boolean", None, None),
                         Kind::Addr => ("address", None, None),
                         Kind::PortRange => ("port_range", None, None),
+                        Kind::Host => ("text", None, Some(253)),
                     };
                     let value = values.get(d.key).cloned().unwrap_or(Value::Null);
                     let (effective, source) = match d.fallback {

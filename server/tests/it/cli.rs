@@ -139,3 +139,45 @@ async fn logs_to_a_pipe_carry_no_colour_codes() {
     assert!(out.status.success() && err.contains("INFO"), "{err}");
     assert!(!err.contains('\u{1b}'), "ANSI escape in piped logs: {err:?}");
 }
+
+#[tokio::test]
+async fn every_variable_the_compose_file_names_is_a_config_key_nook_accepts() {
+    let compose =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/compose.yml")).expect("compose");
+    assert!(!compose.contains("once the [ftp] section ships"), "stale FTP note");
+    let mut vars: Vec<String> = compose
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("NOOK_") && w.len() > 5)
+        .map(str::to_string)
+        .collect();
+    vars.sort();
+    vars.dedup();
+    assert!(vars.iter().any(|v| v == "NOOK_FTP__PASSIVE_HOST"), "a container behind NAT needs it: {vars:?}");
+    // Each one, given a plausible value, must be taken by `nook migrate` (unknown or malformed
+    // keys are refused), except the *_FILE ones, whose files only exist in the container.
+    let app = TestApp::spawn().await;
+    for var in vars.iter().filter(|v| !v.ends_with("_FILE") && *v != "NOOK_CONFIG" && *v != "NOOK_DATABASE_URL") {
+        let value = match var.as_str() {
+            "NOOK_TRUSTED_PROXIES" => "172.30.0.1",
+            "NOOK_FTP__PASSIVE_HOST" => "192.168.1.10",
+            "NOOK_FTP__ENABLED" => "true",
+            "NOOK_LOG" => "info",
+            "NOOK_AUTH__BAN_TIME" => "1h",
+            _ => "admin",
+        };
+        let out = app.command().env(var, value).arg("migrate").output().expect("run");
+        assert!(out.status.success(), "{var}={value}: {}", String::from_utf8_lossy(&out.stderr));
+        // And it is a key Nook reads: a value of the wrong type is refused (variables that
+        // name no key are ignored, so a misspelt one would pass here).
+        if let Some(bad) = match var.as_str() {
+            "NOOK_AUTH__BAN_TIME" => Some("soon"),
+            "NOOK_FTP__ENABLED" => Some("maybe"),
+            "NOOK_TRUSTED_PROXIES" => Some("10.0.0.0/99"),
+            "NOOK_FTP__PASSIVE_HOST" => Some("not a host name!"),
+            _ => None,
+        } {
+            let out = app.command().env(var, bad).arg("migrate").output().expect("run");
+            assert!(!out.status.success(), "{var}={bad} must be refused");
+        }
+    }
+}
