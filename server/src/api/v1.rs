@@ -368,34 +368,34 @@ impl V1Api {
     /// The active FTP connections and their transfers.
     #[oai(path = "/api/v1/connection", method = "get", operation_id = "v1_get_connections")]
     async fn connections(&self, state: Data<&Arc<AppState>>, _auth: V1Auth) -> Json<Vec<ConnectionStatus>> {
-        let conns = state.ftp.registry().all();
-        Json(
-            conns
-                .iter()
-                .map(|c| ConnectionStatus {
-                    username: c.username().unwrap_or_default(),
-                    connection_id: c.id.clone(),
-                    client_version: String::new(),
-                    remote_address: c.remote.to_string(),
-                    connection_time: c.connected_at,
-                    last_activity: c.last_activity.load(Ordering::Relaxed),
-                    protocol: if c.tls.load(Ordering::Relaxed) { "FTPS" } else { "FTP" }.to_string(),
-                    active_transfers: c
-                        .transfers
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .iter()
-                        .map(|t| Transfer {
-                            operation_type: t.operation.to_string(),
-                            path: t.path.clone(),
-                            start_time: t.start_time,
-                            size: i64::try_from(t.bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
-                            last_activity: t.last_activity.load(Ordering::Relaxed),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        )
+        connection_list(&state)
+    }
+
+    /// The early name of `GET /api/v1/connection` (SFTPGo's 2019 `sftpgo_api_cli.py`
+    /// `get_sftp_connections`): the same answer.
+    #[oai(path = "/api/v1/sftp_connection", method = "get", operation_id = "v1_get_sftp_connections", deprecated)]
+    async fn sftp_connections(&self, state: Data<&Arc<AppState>>, _auth: V1Auth) -> Json<Vec<ConnectionStatus>> {
+        connection_list(&state)
+    }
+
+    /// The early name of `DELETE /api/v1/connection/{connectionID}` (`close_sftp_connection`
+    /// of the 2019 client): the same behaviour.
+    #[oai(
+        path = "/api/v1/sftp_connection/:connectionID",
+        method = "delete",
+        operation_id = "v1_close_sftp_connection",
+        deprecated
+    )]
+    async fn close_sftp_connection(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: V1Auth,
+        /// Id of the connection to close.
+        #[oai(name = "connectionID")]
+        connection_id: Path<String>,
+    ) -> V1Result<Json<ApiResponseBody>> {
+        self.close_connection(state, req, auth, connection_id).await
     }
 
     /// Terminate an active connection at once (an upload in flight is discarded).
@@ -560,4 +560,36 @@ impl V1Api {
         );
         Ok(body(200, "User deleted", ""))
     }
+}
+
+/// `GET /api/v1/connection` (and its early name): every live FTP connection with its transfers.
+fn connection_list(state: &AppState) -> Json<Vec<ConnectionStatus>> {
+    let conns = state.ftp.registry().all();
+    Json(
+        conns
+            .iter()
+            .map(|c| ConnectionStatus {
+                username: c.username().unwrap_or_default(),
+                connection_id: c.id.clone(),
+                client_version: String::new(),
+                remote_address: c.remote.to_string(),
+                connection_time: c.connected_at,
+                last_activity: c.last_activity.load(Ordering::Relaxed),
+                protocol: if c.tls.load(Ordering::Relaxed) { "FTPS" } else { "FTP" }.to_string(),
+                active_transfers: c
+                    .transfers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .map(|t| Transfer {
+                        operation_type: t.operation.to_string(),
+                        path: t.path.clone(),
+                        start_time: t.start_time,
+                        size: i64::try_from(t.bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+                        last_activity: t.last_activity.load(Ordering::Relaxed),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    )
 }

@@ -1044,3 +1044,102 @@ async fn connections_that_do_not_log_in_are_closed_after_the_login_timeout_and_f
     );
     assert!(out.contains("again 200"), "the freed slots take new logins: {out}");
 }
+
+/// The calls of SFTPGo's 2019 `sftpgo_api_cli.py` (seed 003), made the way it makes them: with
+/// Python's `requests` and no auth option, so the credentials come from `~/.netrc`.
+const SEED_003_CLIENT: &str = r#"
+import json, sys, requests
+base = sys.argv[1]
+user = {"id": 0, "username": "test_username", "password": "test_pwd", "home_dir": "/tmp/test_home_dir",
+        "uid": 33, "gid": 1000, "max_sessions": 2, "quota_size": 0, "quota_files": 3,
+        "permissions": ["list", "download", "upload", "delete", "rename", "create_dirs"],
+        "upload_bandwidth": 100, "download_bandwidth": 60}
+def show(name, r):
+    print(name, r.status_code, r.text.replace("\n", " ")[:300], flush=True)
+    return r
+r = show("add_user", requests.post(base + "/api/v1/user", json=user))
+uid = r.json()["id"]
+user.update({"id": uid, "quota_files": 4, "permissions": ["*"], "upload_bandwidth": 90})
+show("update_user", requests.put(base + "/api/v1/user/" + str(uid), json=user))
+show("get_users", requests.get(base + "/api/v1/user", params={"limit": 1, "offset": 0, "username": "test_username", "order": "DESC"}))
+show("get_user_by_id", requests.get(base + "/api/v1/user/" + str(uid)))
+r = show("get_sftp_connections", requests.get(base + "/api/v1/sftp_connection"))
+conns = [c["connection_id"] for c in r.json()]
+show("close_sftp_connection", requests.delete(base + "/api/v1/sftp_connection/" + conns[0]))
+show("start_quota_scan", requests.post(base + "/api/v1/quota_scan", json=dict(user, id=0)))
+show("get_quota_scans", requests.get(base + "/api/v1/quota_scan"))
+show("delete_user", requests.delete(base + "/api/v1/user/" + str(uid)))
+"#;
+
+#[tokio::test]
+async fn the_seed_003_client_runs_all_nine_commands_with_netrc_credentials() {
+    let (app, admin, port) = ftp_app("").await;
+    std::fs::create_dir_all(root(&app).join("w")).expect("home");
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "watched", "password": "watched-pass", "path": "/w", "permissions": "elr"}),
+    )
+    .await;
+    // A live FTP session for get_sftp_connections to list and close_sftp_connection to close.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _session = KillOnDrop(
+        Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import ftplib, time\nftp = ftplib.FTP()\nftp.connect('127.0.0.1', {port}, timeout=20)\n\
+                 ftp.login('watched', 'watched-pass')\nprint('in', flush=True)\ntime.sleep(30)"
+            ))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ftp session"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, conns) = json_of(app.get("/api/v1/connection", &admin).send().await.expect("conns")).await;
+        if conns.as_array().is_some_and(|c| c.iter().any(|c| c["username"] == "watched")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the FTP session did not show up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let home = tempfile::tempdir().expect("home");
+    let host = app.url.trim_start_matches("http://").split(':').next().expect("host").to_string();
+    std::fs::write(home.path().join(".netrc"), format!("machine {host} login {ADMIN} password {ADMIN_PASSWORD}\n"))
+        .expect("netrc");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(SEED_003_CLIENT)
+        .arg(&app.url)
+        .env("HOME", home.path())
+        .env_remove("NETRC")
+        .output()
+        .expect("python3 requests");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    for cmd in [
+        "add_user",
+        "update_user",
+        "get_users",
+        "get_user_by_id",
+        "get_sftp_connections",
+        "close_sftp_connection",
+        "start_quota_scan",
+        "get_quota_scans",
+        "delete_user",
+    ] {
+        let line = text.lines().find(|l| l.starts_with(&format!("{cmd} "))).unwrap_or_else(|| panic!("{cmd}: {text}"));
+        let code: u16 = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        assert!((200..300).contains(&code), "{line}");
+    }
+    assert!(text.contains("Connection closed"), "{text}");
+    // The closed session is gone.
+    let (_, conns) = json_of(app.get("/api/v1/connection", &admin).send().await.expect("conns")).await;
+    assert!(!conns.to_string().contains("watched"), "{conns}");
+}
