@@ -172,7 +172,12 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
         return Ok(error_response(e));
     }
     let path = req.uri().path().to_string();
-    let route = state.roles.route(&path);
+    let mut route = state.roles.route(&path);
+    // tus discovery (`OPTIONS /api/tus`) is public, as the tus protocol expects; the role map
+    // is per path, and the other methods of that path stay gated.
+    if req.method() == Method::OPTIONS && path == "/api/tus" {
+        route = crate::access::roles::Route::Public;
+    }
     let mut body_limit = state.config.http.json_body_limit;
     match &route {
         crate::access::roles::Route::Unknown => {}

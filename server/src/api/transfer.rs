@@ -273,9 +273,11 @@ impl TransferApi {
         }
     }
 
-    /// tus: versions, extensions (creation, termination, expiration) and `Tus-Max-Size`.
+    /// tus discovery: versions, extensions (creation, termination, expiration) and
+    /// `Tus-Max-Size`. No sign-in needed, as tus clients (and a browser's preflight) ask
+    /// before they send credentials.
     #[oai(path = "/api/tus", method = "options", operation_id = "tus_options")]
-    async fn tus_options(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> TusResult<TusOptions> {
+    async fn tus_options(&self, state: Data<&Arc<AppState>>) -> TusResult<TusOptions> {
         Ok(TusOptions::Supported(TUS_VERSION.into(), TUS_EXTENSIONS.into(), state.tus.max_size()))
     }
 

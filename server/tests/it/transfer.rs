@@ -817,6 +817,13 @@ async fn tus_creation_checks_target_and_headers_follow_the_protocol() {
     let ext = opts.headers()["tus-extension"].to_str().expect("ext").to_string();
     assert!(ext.contains("creation") && ext.contains("termination"), "{ext}");
     assert!(!opts.headers().contains_key("tus-max-size"), "no limit configured");
+    // Discovery needs no credentials (tus clients and a browser's preflight ask first); the
+    // other methods of the same path still do.
+    let anon = app.req(Method::OPTIONS, "/api/tus").header("Tus-Resumable", TUS).send().await.expect("options");
+    assert_eq!(anon.status(), StatusCode::NO_CONTENT);
+    assert_eq!(anon.headers()["tus-version"], TUS);
+    let r = app.req(Method::POST, "/api/tus").header("Tus-Resumable", TUS).header("Upload-Length", "1").send().await;
+    assert_eq!(r.expect("create").status(), StatusCode::UNAUTHORIZED);
 
     // Existing target without overwrite, missing folder, missing length or name.
     let r = tus_create(&app, &admin, 3, &tus_metadata(&[("filename", "exists.txt")])).await;
