@@ -40,7 +40,9 @@ pub(crate) const STREAMING_BODY: &[&str] = &["/api/upload", "/api/put_file", "/a
 const CONTENT_JSON: &[&str] = &["/api/new_file", "/api/edit_file"];
 
 /// Unauthenticated endpoints limited to `auth.rate_per_second` per IP (seed 002).
-const RATE_LIMITED: &[&str] = &["/api/is_up", "/api/user/login"];
+/// `/api/is_up` is not among them: it answers a constant, and health checks (a Docker
+/// HEALTHCHECK beside a compose or load-balancer probe) may come several to a second.
+const RATE_LIMITED: &[&str] = &["/api/user/login"];
 
 /// All API impls, in tag order.
 pub type Apis = (
