@@ -113,8 +113,12 @@ pub struct AuthConfig {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
-    /// Delay added to every failed login.
+    /// Delay added to a failed login. It doubles with each recent failure of the same account
+    /// (from any address), up to `failure_delay_max`, and the account's next attempt waits
+    /// for it: guesses from many addresses queue up instead of running in parallel.
     pub failure_delay: Dur,
+    /// Longest delay a failed login gets (see `failure_delay`).
+    pub failure_delay_max: Dur,
     /// Failed logins from one IP within `failure_window` before that IP is banned.
     pub max_failures_per_ip: u32,
     /// Failed logins for one account within `failure_window` before the IP trying is banned.
@@ -259,6 +263,7 @@ impl Default for AuthConfig {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             failure_delay: Dur(Duration::from_millis(500)),
+            failure_delay_max: Dur(Duration::from_secs(5)),
             max_failures_per_ip: 10,
             max_failures_per_user: 5,
             failure_window: Dur(Duration::from_secs(15 * 60)),
