@@ -141,6 +141,15 @@ pub struct HttpConfig {
     pub json_body_limit: u64,
     /// CSP `frame-ancestors` value for the web app.
     pub frame_ancestors: String,
+    /// A request's line and headers must arrive within this long of their first byte (a new
+    /// connection's first request, within this long of connecting); slower clients are
+    /// disconnected.
+    pub header_read_timeout: Dur,
+    /// A connection with no request in flight is closed after this long idle. Requests in
+    /// flight (slow uploads, long downloads, event streams) are never cut.
+    pub keep_alive_timeout: Dur,
+    /// Most HTTP connections open at once; more wait in the listen queue until one closes.
+    pub max_connections: u32,
 }
 
 /// `[files]`: transfer limits.
@@ -276,7 +285,13 @@ impl Default for AuthConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { json_body_limit: 1024 * 1024, frame_ancestors: "'self'".into() }
+        Self {
+            json_body_limit: 1024 * 1024,
+            frame_ancestors: "'self'".into(),
+            header_read_timeout: Dur(Duration::from_secs(15)),
+            keep_alive_timeout: Dur(Duration::from_secs(75)),
+            max_connections: 1024,
+        }
     }
 }
 
@@ -377,6 +392,12 @@ impl Config {
                 crate::update::parse_public_key(key).map_err(|e| ConfigError(format!("update.public_key: {e}")))?;
             }
             (None, None) => {}
+        }
+        if self.http.header_read_timeout.0.is_zero() || self.http.keep_alive_timeout.0.is_zero() {
+            return Err(ConfigError("http.header_read_timeout and http.keep_alive_timeout must be more than 0".into()));
+        }
+        if self.http.max_connections == 0 {
+            return Err(ConfigError("http.max_connections must be at least 1".into()));
         }
         let ticket = self.files.ticket_ttl.0;
         if ticket < Duration::from_secs(1) || ticket > MAX_TICKET_TTL {

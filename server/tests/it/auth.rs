@@ -341,7 +341,11 @@ async fn tokens_not_yet_valid_or_issued_in_the_future_are_refused() {
     // The forged twins are valid apart from the claim under test.
     assert_eq!(status(sign(json!({}))).await, StatusCode::OK);
     assert_eq!(status(sign(json!({"nbf": now - 60}))).await, StatusCode::OK, "nbf in the past is fine");
-    assert_eq!(status(sign(json!({"iat": now + 5}))).await, StatusCode::OK, "a few seconds of clock skew are tolerated");
+    assert_eq!(
+        status(sign(json!({"iat": now + 5}))).await,
+        StatusCode::OK,
+        "a few seconds of clock skew are tolerated"
+    );
     for (what, extra) in [
         ("nbf in an hour", json!({"nbf": now + 3600})),
         ("nbf in two minutes", json!({"nbf": now + 120})),
@@ -356,8 +360,7 @@ async fn tokens_not_yet_valid_or_issued_in_the_future_are_refused() {
     // Download tickets too: signed with the key derived from the secret.
     std::fs::write(app.data_dir().join("files/t.txt"), b"ticket").expect("file");
     let (status_code, t) =
-        json_of(app.post("/api/download_ticket", &good, json!({"path": "/t.txt"})).send().await.expect("ticket"))
-            .await;
+        json_of(app.post("/api/download_ticket", &good, json!({"path": "/t.txt"})).send().await.expect("ticket")).await;
     assert_eq!(status_code, StatusCode::OK, "{t}");
     let tc = claims_of(t["ticket"].as_str().expect("ticket"));
     use hmac::Mac;
