@@ -42,6 +42,15 @@ use crate::config::HttpConfig;
 const MIN_ACCEPT_PAUSE: Duration = Duration::from_millis(5);
 /// Longest pause between accept attempts.
 const MAX_ACCEPT_PAUSE: Duration = Duration::from_secs(1);
+/// Accept failures are logged as warnings at most this often (the rest at debug level).
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// The pause before the next accept attempt, and when a failure was last logged as a warning.
+#[derive(Default)]
+struct AcceptBackoff {
+    pause: Duration,
+    warned: Option<Instant>,
+}
 
 /// The limits [`serve`] applies to every connection.
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +89,7 @@ where
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let mut pause = Duration::ZERO;
+    let mut backoff = AcceptBackoff::default();
     tokio::pin!(signal);
     loop {
         tokio::select! {
@@ -93,7 +102,7 @@ where
                     tracing::error!(error = %e, "HTTP connection task panicked");
                 }
             }
-            next = next_connection(&mut acceptor, &slots, &mut pause) => {
+            next = next_connection(&mut acceptor, &slots, &mut backoff) => {
                 let Some((slot, (io, local, remote, scheme))) = next else { break };
                 let conn = Connection { ep: ep.clone(), local, remote, scheme, limits };
                 connections.spawn(conn.run(io, stop_rx.clone(), slot));
@@ -116,24 +125,25 @@ where
 async fn next_connection<A: Acceptor>(
     acceptor: &mut A,
     slots: &Arc<Semaphore>,
-    pause: &mut Duration,
+    backoff: &mut AcceptBackoff,
 ) -> Option<(OwnedSemaphorePermit, (A::Io, LocalAddr, RemoteAddr, Scheme))> {
     let slot = slots.clone().acquire_owned().await.ok()?;
     loop {
         match acceptor.accept().await {
             Ok(accepted) => {
-                *pause = Duration::ZERO;
+                backoff.pause = Duration::ZERO;
                 return Some((slot, accepted));
             }
             Err(e) => {
-                let first = pause.is_zero();
-                *pause = (*pause * 2).clamp(MIN_ACCEPT_PAUSE, MAX_ACCEPT_PAUSE);
-                if first {
+                backoff.pause = (backoff.pause * 2).clamp(MIN_ACCEPT_PAUSE, MAX_ACCEPT_PAUSE);
+                let now = Instant::now();
+                if backoff.warned.is_none_or(|t| now.duration_since(t) >= ACCEPT_WARN_EVERY) {
+                    backoff.warned = Some(now);
                     tracing::warn!(error = %e, "cannot accept HTTP connections; retrying with a pause");
                 } else {
-                    tracing::debug!(error = %e, pause = ?*pause, "accept failed again");
+                    tracing::debug!(error = %e, pause = ?backoff.pause, "accept failed again");
                 }
-                tokio::time::sleep(*pause).await;
+                tokio::time::sleep(backoff.pause).await;
             }
         }
     }
