@@ -11,8 +11,8 @@
 //! - while a request is in flight, from its parsed head to the end of its response body, no
 //!   timer runs: slow uploads, long downloads and event streams are never cut.
 //!
-//! Shutdown stops accepting, lets connections finish their requests for the grace period, then
-//! drops what is left.
+//! Shutdown stops accepting, closes connections with no request in flight at once, lets the
+//! others finish their requests for the grace period, then drops what is left.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -187,7 +187,7 @@ impl<E: Endpoint + 'static> Connection<E> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // poem's settings for HTTP/2.
         builder.http2().max_pending_accept_reset_streams(Some(20)).max_header_list_size(16384);
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(TimedIo::new(io, clock)), service);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(TimedIo::new(io, clock.clone())), service);
         tokio::pin!(conn);
         tokio::select! {
             result = conn.as_mut() => {
@@ -197,6 +197,11 @@ impl<E: Endpoint + 'static> Connection<E> {
                 return;
             }
             _ = stop.wait_for(|stopping| *stopping) => {}
+        }
+        // Between requests there is nothing to finish: a half-sent head must not hold up the
+        // stop for the grace period.
+        if clock.is_idle() {
+            return;
         }
         conn.as_mut().graceful_shutdown();
         let _ = conn.await;
@@ -268,6 +273,12 @@ impl Clock {
             None if s.fresh => s.idle_since + self.limits.header_read_timeout,
             None => s.idle_since + self.limits.keep_alive_timeout,
         })
+    }
+
+    /// No request is in flight.
+    fn is_idle(&self) -> bool {
+        let s = self.lock();
+        s.in_flight == 0 && !s.upgraded
     }
 
     /// A request head was parsed.

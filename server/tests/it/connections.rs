@@ -267,3 +267,19 @@ async fn running_out_of_file_descriptors_does_not_spin_the_accept_loop_and_servi
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn half_sent_request_heads_do_not_hold_up_a_stop() {
+    let mut app = TestApp::builder().config("[http]\nheader_read_timeout = \"60s\"\n").start().await;
+    let mut slow = Vec::new();
+    for _ in 0..5 {
+        let mut s = TcpStream::connect(addr(&app)).await.expect("connect");
+        s.write_all(b"GET /api/is_up HTTP/1.1\r\nHost: no").await.expect("half a head");
+        slow.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let status = app.stop().expect("exit status");
+    assert!(status.success(), "{status:?}");
+    assert!(t.elapsed() < Duration::from_secs(5), "the stop waited {:?} for half-sent heads", t.elapsed());
+}
