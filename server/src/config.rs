@@ -113,8 +113,12 @@ pub struct AuthConfig {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
-    /// Delay added to every failed login.
+    /// Delay added to a failed login. It doubles with each recent failure of the same account
+    /// (from any address), up to `failure_delay_max`, and the account's next attempt waits
+    /// for it: guesses from many addresses queue up instead of running in parallel.
     pub failure_delay: Dur,
+    /// Longest delay a failed login gets (see `failure_delay`).
+    pub failure_delay_max: Dur,
     /// Failed logins from one IP within `failure_window` before that IP is banned.
     pub max_failures_per_ip: u32,
     /// Failed logins for one account within `failure_window` before the IP trying is banned.
@@ -137,6 +141,15 @@ pub struct HttpConfig {
     pub json_body_limit: u64,
     /// CSP `frame-ancestors` value for the web app.
     pub frame_ancestors: String,
+    /// A request's line and headers must arrive within this long of their first byte (a new
+    /// connection's first request, within this long of connecting); slower clients are
+    /// disconnected.
+    pub header_read_timeout: Dur,
+    /// A connection with no request in flight is closed after this long idle. Requests in
+    /// flight (slow uploads, long downloads, event streams) are never cut.
+    pub keep_alive_timeout: Dur,
+    /// Most HTTP connections open at once; more wait in the listen queue until one closes.
+    pub max_connections: u32,
 }
 
 /// `[files]`: transfer limits.
@@ -262,6 +275,7 @@ impl Default for AuthConfig {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             failure_delay: Dur(Duration::from_millis(500)),
+            failure_delay_max: Dur(Duration::from_secs(5)),
             max_failures_per_ip: 10,
             max_failures_per_user: 5,
             failure_window: Dur(Duration::from_secs(15 * 60)),
@@ -274,7 +288,13 @@ impl Default for AuthConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { json_body_limit: 1024 * 1024, frame_ancestors: "'self'".into() }
+        Self {
+            json_body_limit: 1024 * 1024,
+            frame_ancestors: "'self'".into(),
+            header_read_timeout: Dur(Duration::from_secs(15)),
+            keep_alive_timeout: Dur(Duration::from_secs(75)),
+            max_connections: 1024,
+        }
     }
 }
 
@@ -380,6 +400,12 @@ impl Config {
                 crate::update::parse_public_key(key).map_err(|e| ConfigError(format!("update.public_key: {e}")))?;
             }
             (None, None) => {}
+        }
+        if self.http.header_read_timeout.0.is_zero() || self.http.keep_alive_timeout.0.is_zero() {
+            return Err(ConfigError("http.header_read_timeout and http.keep_alive_timeout must be more than 0".into()));
+        }
+        if self.http.max_connections == 0 {
+            return Err(ConfigError("http.max_connections must be at least 1".into()));
         }
         let ticket = self.files.ticket_ttl.0;
         if ticket < Duration::from_secs(1) || ticket > MAX_TICKET_TTL {

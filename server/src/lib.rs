@@ -15,6 +15,7 @@ pub mod files;
 pub mod ftp;
 pub mod lifecycle;
 pub mod metrics;
+pub mod server;
 pub mod settings;
 pub mod state;
 pub mod stats;
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use poem::http::{HeaderValue, header};
 use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{Endpoint, EndpointExt, Route, Server};
+use poem::{Endpoint, EndpointExt, Route};
 use rand::RngCore;
 
 use crate::access::RoleService;
@@ -227,10 +228,11 @@ pub async fn serve(config: Config) -> Result<(Exit, Option<RestartPlan>), StartE
     });
 
     let acceptor = metrics::CountingAcceptor::new(acceptor, state.metrics.clone());
-    let result = Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app(state.clone()), state.lifecycle.stopping(), Some(Duration::from_secs(10)))
-        .await
-        .map_err(|e| StartError(format!("server: {e}")));
+    let limits = server::Limits::of(&state.config.http);
+    let result =
+        server::serve(acceptor, app(state.clone()), limits, state.lifecycle.stopping(), Duration::from_secs(10))
+            .await
+            .map_err(|e| StartError(format!("server: {e}")));
     let exit = state.lifecycle.requested().unwrap_or(Exit::Shutdown);
     tracing::info!(?exit, "stopping");
     signals.abort();
@@ -303,11 +305,9 @@ async fn serve_metrics(state: &Arc<AppState>) -> Result<Option<tokio::task::Join
         }),
     );
     let stopping = state.lifecycle.stopping();
+    let limits = server::Limits::of(&state.config.http);
     Ok(Some(tokio::spawn(async move {
-        if let Err(e) = Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(ep, stopping, Some(Duration::from_secs(2)))
-            .await
-        {
+        if let Err(e) = server::serve(acceptor, ep, limits, stopping, Duration::from_secs(2)).await {
             tracing::warn!(error = %e, "metrics listener failed");
         }
     })))

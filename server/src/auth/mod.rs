@@ -184,9 +184,10 @@ impl AuthService {
         user.ok_or_else(invalid_credentials)
     }
 
-    /// The one credential check every way in shares: refuses banned addresses, verifies the
-    /// password against `hash` (a dummy hash when `None`, so timing does not reveal whether the
-    /// account exists), counts failures, delays them, and audits the attempt.
+    /// The one credential check every way in shares: refuses banned addresses, waits for the
+    /// account's turn, verifies the password against `hash` (a dummy hash when `None`, so
+    /// timing does not reveal whether the account exists), counts failures, delays them by the
+    /// account's growing delay, and audits the attempt.
     pub async fn check_credentials(
         &self,
         username: &str,
@@ -195,16 +196,15 @@ impl AuthService {
         ip: IpAddr,
         proto: &str,
     ) -> AppResult<()> {
-        if let Some(left) = self.defender.ban_remaining(ip) {
-            self.audit.record(
-                AuditEvent::new("login").actor(username).ip(Some(ip)).outcome("banned").detail(proto.to_string()),
-            );
-            return Err(banned(left));
-        }
+        self.refuse_banned(username, ip, proto)?;
+        // One attempt per account at a time; a failure keeps the turn for its delay (see
+        // `defender`). The address may have been banned while it waited.
+        let _turn = self.defender.take_turn(username, ip).await;
+        self.refuse_banned(username, ip, proto)?;
         let oversize = password.len() > password::MAX_PASSWORD_LEN;
         let ok = !oversize && self.hasher.verify(password, hash).await && hash.is_some();
         if ok {
-            self.defender.record_success(username);
+            self.defender.record_success(username, ip);
             self.audit.record(AuditEvent::new("login").actor(username).ip(Some(ip)).detail(proto.to_string()));
             return Ok(());
         }
@@ -219,8 +219,21 @@ impl AuthService {
                     .detail(format!("{proto}: too many failed logins (last for {username})")),
             );
         }
-        tokio::time::sleep(self.defender.failure_delay()).await;
+        tokio::time::sleep(self.defender.account_delay(username)).await;
         Err(invalid_credentials())
+    }
+
+    /// 429 `ip_banned` (audited) while `ip` is banned.
+    fn refuse_banned(&self, username: &str, ip: IpAddr, proto: &str) -> AppResult<()> {
+        match self.defender.ban_remaining(ip) {
+            Some(left) => {
+                self.audit.record(
+                    AuditEvent::new("login").actor(username).ip(Some(ip)).outcome("banned").detail(proto.to_string()),
+                );
+                Err(banned(left))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Password login: returns a fresh token and its lifetime in seconds.

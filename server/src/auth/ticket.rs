@@ -12,7 +12,9 @@
 //!   zips exactly the paths the ticket names (the request cannot add any).
 //! - A ticket carries the user's `token_version`: logout, a password or role change, disable
 //!   and delete kill every outstanding ticket along with the login tokens.
-//! - Its lifetime is at most [`crate::config::MAX_TICKET_TTL`], with no leeway.
+//! - Its lifetime is at most [`crate::config::MAX_TICKET_TTL`], with no leeway; `nbf` is
+//!   enforced when present and a ticket issued in the future (beyond the login tokens' clock
+//!   skew allowance) is refused.
 
 use std::time::Duration;
 
@@ -21,6 +23,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::token::{LEEWAY_SECS, issued_in_future};
 use crate::error::{AppError, AppResult};
 use crate::vfs::VPath;
 
@@ -83,6 +86,7 @@ impl TicketService {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self { encoding: EncodingKey::from_secret(&key), decoding: DecodingKey::from_secret(&key), validation, ttl }
     }
@@ -122,7 +126,7 @@ impl TicketService {
                 }
             })?;
         let c = data.claims;
-        if c.purpose != PURPOSE {
+        if c.purpose != PURPOSE || issued_in_future(c.iat, LEEWAY_SECS) {
             return Err(invalid());
         }
         let user_id = c.sub.parse::<i64>().map_err(|_| invalid())?;

@@ -1,4 +1,6 @@
-//! Login tokens: HS256 JWTs with the algorithm pinned and `exp` required. A token names the
+//! Login tokens: HS256 JWTs with the algorithm pinned and `exp` required; `nbf`, when present,
+//! is enforced, and a token issued (`iat`) in the future is refused, both beyond a leeway of
+//! [`LEEWAY_SECS`] for clock skew between replicas (at most 60 s). A token names the
 //! user and the user's `token_version` when it was issued; bumping the version (logout,
 //! password or role change, disable, delete) kills every older token at once.
 
@@ -22,6 +24,15 @@ pub struct Claims {
     pub exp: u64,
 }
 
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 30;
+
+/// Whether `iat` lies further in the future than `leeway` seconds.
+pub(crate) fn issued_in_future(iat: u64, leeway: u64) -> bool {
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    iat > now.saturating_add(leeway)
+}
+
 pub struct TokenService {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -32,8 +43,9 @@ pub struct TokenService {
 impl TokenService {
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
     }
@@ -47,7 +59,7 @@ impl TokenService {
         Ok((token, self.ttl.as_secs()))
     }
 
-    /// Verifies signature, algorithm and expiry; 401 `token_expired` or `token_invalid`.
+    /// Verifies signature, algorithm, expiry, `nbf` and `iat`; 401 `token_expired` or `token_invalid`.
     pub fn verify(&self, token: &str) -> AppResult<(i64, i64)> {
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
@@ -56,6 +68,9 @@ impl TokenService {
                 }
                 _ => AppError::unauthorized("token_invalid", "Invalid token"),
             })?;
+        if issued_in_future(data.claims.iat, LEEWAY_SECS) {
+            return Err(AppError::unauthorized("token_invalid", "Invalid token"));
+        }
         let id =
             data.claims.sub.parse::<i64>().map_err(|_| AppError::unauthorized("token_invalid", "Invalid token"))?;
         Ok((id, data.claims.ver))

@@ -317,3 +317,139 @@ async fn secret_files_are_private() {
         assert_eq!(mode_of(&app.data_dir().join("nook.db")), 0o600);
     }
 }
+
+/// The claims of a token Nook issued (`sub` and `ver` to forge a twin with).
+fn claims_of(token: &str) -> serde_json::Value {
+    let part = token.split('.').nth(1).expect("claims part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("base64");
+    serde_json::from_slice(&bytes).expect("claims json")
+}
+
+#[tokio::test]
+async fn tokens_not_yet_valid_or_issued_in_the_future_are_refused() {
+    let app = TestApp::spawn().await;
+    let good = app.admin().await;
+    let c = claims_of(&good);
+    let key = EncodingKey::from_secret(secret(&app).as_bytes());
+    let sign = |extra: serde_json::Value| {
+        let mut claims = json!({"sub": c["sub"], "ver": c["ver"], "iat": c["iat"], "exp": c["exp"]});
+        for (k, v) in extra.as_object().expect("object") {
+            claims[k] = v.clone();
+        }
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).expect("sign")
+    };
+    let now = chrono::Utc::now().timestamp();
+    let status = |token: String| {
+        let r = app.get("/api/user/get_self", &token).send();
+        async move { r.await.expect("get_self").status() }
+    };
+    // The forged twins are valid apart from the claim under test.
+    assert_eq!(status(sign(json!({}))).await, StatusCode::OK);
+    assert_eq!(status(sign(json!({"nbf": now - 60}))).await, StatusCode::OK, "nbf in the past is fine");
+    assert_eq!(
+        status(sign(json!({"iat": now + 5}))).await,
+        StatusCode::OK,
+        "a few seconds of clock skew are tolerated"
+    );
+    for (what, extra) in [
+        ("nbf in an hour", json!({"nbf": now + 3600})),
+        ("nbf in two minutes", json!({"nbf": now + 120})),
+        ("iat in an hour", json!({"iat": now + 3600})),
+        ("iat in two minutes", json!({"iat": now + 120})),
+    ] {
+        let r = app.get("/api/user/get_self", &sign(extra)).send().await.expect("get_self");
+        let (got, body) = json_of(r).await;
+        assert_eq!((got, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("token_invalid")), "{what}: {body}");
+    }
+
+    // Download tickets too: signed with the key derived from the secret.
+    std::fs::write(app.data_dir().join("files/t.txt"), b"ticket").expect("file");
+    let (status_code, t) =
+        json_of(app.post("/api/download_ticket", &good, json!({"path": "/t.txt"})).send().await.expect("ticket")).await;
+    assert_eq!(status_code, StatusCode::OK, "{t}");
+    let tc = claims_of(t["ticket"].as_str().expect("ticket"));
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret(&app).as_bytes()).expect("hmac");
+    mac.update(b"nook/download-ticket/v1");
+    let ticket_key = EncodingKey::from_secret(&mac.finalize().into_bytes());
+    let ticket = |extra: serde_json::Value| {
+        let mut claims = tc.clone();
+        for (k, v) in extra.as_object().expect("object") {
+            claims[k] = v.clone();
+        }
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &ticket_key).expect("sign")
+    };
+    let fetch = |tk: String| {
+        let r = app.req(Method::GET, &format!("/api/download?file_path=/t.txt&ticket={tk}")).send();
+        async move { r.await.expect("download").status() }
+    };
+    assert_eq!(fetch(ticket(json!({}))).await, StatusCode::OK, "the forged ticket is otherwise valid");
+    assert_eq!(fetch(ticket(json!({"nbf": now + 120}))).await, StatusCode::UNAUTHORIZED, "ticket nbf in the future");
+    assert_eq!(fetch(ticket(json!({"iat": now + 120}))).await, StatusCode::UNAUTHORIZED, "ticket iat in the future");
+}
+
+/// Cheap hashing, a 50 ms failure delay growing to at most 300 ms per account, no IP bans in
+/// the way, and the test itself as the trusted proxy that names each client's address.
+const PACED: &str = r#"trusted_proxies = ["127.0.0.1"]
+[auth]
+argon2_memory_kib = 64
+argon2_iterations = 1
+argon2_parallelism = 1
+failure_delay = "50ms"
+failure_delay_max = "300ms"
+rate_per_second = 1000
+rate_burst = 1000
+max_failures_per_ip = 1000
+max_failures_per_user = 1000
+"#;
+
+/// A login attempt from `ip` (through the trusted proxy); its status.
+fn login_from(
+    app: &TestApp,
+    ip: &str,
+    username: &str,
+    password: &str,
+) -> impl std::future::Future<Output = StatusCode> + Send + 'static {
+    let r = app
+        .req(Method::POST, "/api/user/login")
+        .header("X-Forwarded-For", ip)
+        .json(&json!({"username": username, "password": password}))
+        .send();
+    async move { r.await.expect("login").status() }
+}
+
+#[tokio::test]
+async fn guessing_one_account_from_many_addresses_is_paced_and_its_owner_still_gets_in() {
+    use std::time::{Duration, Instant};
+    let app = TestApp::builder().config(PACED).start().await;
+    let admin = app.admin().await;
+    app.create_user(&admin, "carol", "user", json!([]), json!([])).await;
+    // Carol's usual address.
+    assert_eq!(login_from(&app, "10.9.0.1", "carol", "carol-password").await, StatusCode::OK);
+
+    // 20 guesses at once, each from an address of its own.
+    let attack: Vec<_> = (0..20)
+        .map(|i| tokio::spawn(login_from(&app, &format!("10.1.0.{i}"), "carol", &format!("guess-{i}"))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let answered = attack.iter().filter(|h| h.is_finished()).count();
+    assert!(
+        answered <= 10,
+        "{answered} of 20 parallel guesses from 20 addresses were checked within 1.5 s: one account must be \
+         checked at a pace that slows with its failures, whatever the address"
+    );
+
+    // Her usual address does not wait in line behind the guesses.
+    let t = Instant::now();
+    assert_eq!(login_from(&app, "10.9.0.1", "carol", "carol-password").await, StatusCode::OK);
+    assert!(t.elapsed() < Duration::from_secs(2), "the owner's usual address waited {:?}", t.elapsed());
+
+    // A fresh address with the right password waits its turn, and is let in.
+    let fresh = tokio::spawn(login_from(&app, "10.9.9.9", "carol", "carol-password"));
+    for h in attack {
+        assert_eq!(h.await.expect("guess"), StatusCode::UNAUTHORIZED, "every guess is checked and fails");
+    }
+    assert_eq!(fresh.await.expect("fresh"), StatusCode::OK, "the owner is never locked out by others' failures");
+    // After the attack, another fresh address gets in too.
+    assert_eq!(login_from(&app, "10.9.9.10", "carol", "carol-password").await, StatusCode::OK);
+}

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod common;
+mod connections;
 mod disk_full;
 mod download;
 mod files;
