@@ -108,11 +108,6 @@ impl FileService {
     ) -> UserFs {
         UserFs { svc: self.clone(), rules, actor: actor.to_string(), ip, proto, quota }
     }
-
-    /// Removes staging files left by a crash (start-up) or abandoned longer than `age`.
-    pub async fn sweep_staging(&self, age: std::time::Duration) -> FileResult<u64> {
-        Ok(self.vfs.sweep_staging(age).await?)
-    }
 }
 
 /// One entry as a caller sees it, with whether the caller may write there.

