@@ -125,7 +125,10 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
         .map_err(|e| StartError(format!("cannot open storage root {}: {e}", root.display())))?
         .with_fsync(config.files.fsync);
     let limits = files::FileLimits { max_upload_size: config.files.max_upload_size };
-    let files = files::FileService::new(Arc::new(vfs), audit.clone(), limits);
+    // One tree: the storage root now, more backends (remote SFTP, object storage) mounted into
+    // it later. Everything above sees only the table.
+    let tree = vfs::MountTable::new(Arc::new(vfs));
+    let files = files::FileService::new(Arc::new(tree), audit.clone(), limits);
     let tus = files::tus::TusService::new(db.clone(), files.clone(), config.files.upload_expiry.0);
     let accounts = Arc::new(ftp::accounts::AccountService::new(db.clone(), auth.clone(), files.clone()));
     let ftp = Arc::new(ftp::FtpController::new(

@@ -41,6 +41,10 @@ impl From<FsError> for AppError {
             FsError::PermissionDenied | FsError::LinkInPath => {
                 AppError::forbidden("permission_denied", "Permission denied")
             }
+            FsError::CrossStorage => AppError::bad_request(
+                "cross_storage",
+                "That moves between two storages; copy it, then delete the original",
+            ),
             FsError::InsufficientStorage => AppError::InsufficientStorage {
                 code: "insufficient_storage",
                 message: "Not enough space on the server".into(),

@@ -37,6 +37,9 @@ pub enum FsError {
     /// it was resolved (a race: refuse).
     #[error("symlink in path")]
     LinkInPath,
+    /// A move between two storage backends of one tree (mounts): copy, then delete.
+    #[error("cannot move between storages")]
+    CrossStorage,
     /// The disk (or an OS quota) is full.
     #[error("insufficient storage")]
     InsufficientStorage,

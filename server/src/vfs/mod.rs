@@ -36,6 +36,7 @@
 mod entry;
 mod error;
 mod local;
+mod mount;
 mod read;
 mod resolve;
 mod staging;
@@ -56,6 +57,7 @@ use futures_util::stream::BoxStream;
 
 pub use error::{FsError, Result};
 pub use local::LocalFs;
+pub use mount::MountTable;
 pub use read::ReadHandle;
 pub use vpath::{MAX_NAME_BYTES, MAX_PATH_BYTES, STAGING_PREFIX, VPath};
 
@@ -112,6 +114,22 @@ pub struct Capabilities {
     pub resumable_writes: bool,
     /// The backend can contain symlinks.
     pub symlinks: bool,
+}
+
+impl Capabilities {
+    /// Nothing at all (the start of an intersection).
+    pub const NONE: Capabilities =
+        Capabilities { atomic_commit: false, native_rename: false, resumable_writes: false, symlinks: false };
+
+    /// What both can do.
+    pub fn and(self, other: Capabilities) -> Capabilities {
+        Capabilities {
+            atomic_commit: self.atomic_commit && other.atomic_commit,
+            native_rename: self.native_rename && other.native_rename,
+            resumable_writes: self.resumable_writes && other.resumable_writes,
+            symlinks: self.symlinks && other.symlinks,
+        }
+    }
 }
 
 /// Identifier of a staged write: 32 lowercase hex digits, the first 8 this process's staging

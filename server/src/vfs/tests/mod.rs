@@ -2,6 +2,7 @@
 //! symlinks. Host-side `std::fs` is used here only to plant fixtures and inspect results.
 
 mod confinement;
+mod mount;
 mod tree;
 mod writes;
 
@@ -60,7 +61,7 @@ pub(crate) async fn get(fs: &LocalFs, path: &str) -> Result<Vec<u8>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_fs_passes_the_conformance_suite() {
     let f = fixture();
-    super::conformance::run(std::sync::Arc::new(f.fs.clone())).await;
+    super::conformance::run(std::sync::Arc::new(f.fs.clone()), "/").await;
     assert!(staging_files(&f.root).is_empty());
 }
 
@@ -68,7 +69,7 @@ async fn local_fs_passes_the_conformance_suite() {
 async fn local_fs_without_openat2_passes_the_conformance_suite() {
     super::resolve::disable_openat2();
     let f = fixture();
-    super::conformance::run(std::sync::Arc::new(f.fs.clone())).await;
+    super::conformance::run(std::sync::Arc::new(f.fs.clone()), "/").await;
 }
 
 #[tokio::test]
