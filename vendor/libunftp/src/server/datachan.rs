@@ -134,7 +134,7 @@ where
         session.data_busy = false;
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn handle_incoming(self, incoming: DataChanMsg, start_pos: u64) {
         match incoming {
             DataChanMsg::Abort => {
@@ -148,7 +148,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn execute_command(self, cmd: DataChanCmd, start_pos: u64) {
         match cmd {
             DataChanCmd::Retr { path } => {
@@ -172,7 +172,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_retr(self, path: String, start_pos: u64) {
         let path = self.cwd.join(path);
         let tx: Sender<ControlChanMsg> = self.control_msg_tx.clone();
@@ -267,7 +267,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_stor(self, path: String, start_pos: u64) {
         let path = self.cwd.join(path);
         let tx = self.control_msg_tx.clone();
@@ -326,7 +326,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_appe(self, path: String) {
         let path = self.cwd.join(&path);
         let tx = self.control_msg_tx.clone();
@@ -385,7 +385,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_list_variant(self, path: Option<String>, command: ListCommand) {
         let path = self.resolve_path(path);
         let tx = self.control_msg_tx.clone();
@@ -473,7 +473,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_mlsd(self, path: Option<String>) {
         let path = self.resolve_path(path);
         let tx = self.control_msg_tx.clone();
@@ -568,7 +568,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn writer(socket: TcpStream, ftps_mode: FtpsConfig, command: &'static str) -> Box<dyn AsyncWrite + Send + Unpin + Sync> {
         match ftps_mode {
             FtpsConfig::Off => Box::new(MeasuringWriter::new(socket, command)) as Box<dyn AsyncWrite + Send + Unpin + Sync>,
@@ -623,7 +623,7 @@ where
 /// logger: logger set up with needed context for use by the data channel.
 /// session_arc: the user session that is also shared with the control channel.
 /// socket: the data socket we'll be working with.
-#[tracing_attributes::instrument]
+#[tracing_attributes::instrument(level = "trace", skip_all)]
 pub async fn spawn_processing<Storage, User>(logger: slog::Logger, session_arc: SharedSession<Storage, User>, mut socket: TcpStream)
 where
     Storage: StorageBackend<User> + 'static,

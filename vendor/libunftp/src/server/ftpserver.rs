@@ -934,7 +934,7 @@ where
     /// drop(rt);
     /// ```
     ///
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     pub async fn listen<T: Into<String> + Debug>(self, bind_address: T) -> std::result::Result<(), ServerError> {
         let logger = self.logger.clone();
         let bind_address: SocketAddr = bind_address.into().parse()?;
