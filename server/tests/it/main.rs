@@ -7,6 +7,7 @@ mod common;
 mod download;
 mod files;
 mod ftp;
+mod ftp_conformance;
 mod openapi;
 mod reliability;
 mod roles;

@@ -44,7 +44,7 @@ where
         let session = args.session.lock().await;
         let user = session.user.clone();
         let storage = Arc::clone(&session.storage);
-        let path: PathBuf = session.cwd.join(self.path.clone());
+        let path: PathBuf = super::cwd::normalize(&session.cwd.join(self.path.clone()));
         let path_str = path.to_string_lossy().to_string();
         let tx: Sender<ControlChanMsg> = args.tx_control_chan.clone();
         let logger = args.logger;
