@@ -60,10 +60,9 @@ pub fn ftp_error(e: AppError) -> Error {
         AppError::BadRequest { .. } => ErrorKind::PermanentFileNotAvailable,
         AppError::Conflict { code: "not_empty", .. } => ErrorKind::PermanentDirectoryNotEmpty,
         AppError::Conflict { .. } => ErrorKind::PermanentFileNotAvailable,
-        AppError::InsufficientStorage { code: "quota_exceeded", .. } | AppError::TooLarge { .. } => {
-            ErrorKind::ExceededStorageAllocationError
-        }
-        AppError::InsufficientStorage { .. } => ErrorKind::InsufficientStorageSpaceError,
+        // One code for "no room": 552 for an exceeded quota, a full disk and a file over the
+        // size limit alike. 552 is permanent, so clients stop (lftp retries a 452 for minutes).
+        AppError::InsufficientStorage { .. } | AppError::TooLarge { .. } => ErrorKind::ExceededStorageAllocationError,
         AppError::TooManyRequests { .. } => ErrorKind::TransientFileNotAvailable,
         AppError::Internal(_) | AppError::BadGateway { .. } => ErrorKind::LocalError,
     };

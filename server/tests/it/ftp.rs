@@ -697,11 +697,8 @@ async fn per_ip_connection_cap_holds() {
 }
 
 #[tokio::test]
-async fn lftp_mirror_round_trip_when_lftp_is_installed() {
-    if Command::new("lftp").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: lftp is not installed");
-        return;
-    }
+async fn lftp_mirror_round_trip() {
+    let Some(mut lftp) = crate::ftp_conformance::lftp() else { return };
     let (app, admin, port) = ftp_app("").await;
     std::fs::create_dir_all(root(&app).join("lf")).expect("home");
     create_account(
@@ -714,7 +711,7 @@ async fn lftp_mirror_round_trip_when_lftp_is_installed() {
     std::fs::create_dir_all(src.join("nested")).expect("mkdir");
     std::fs::write(src.join("one.txt"), "one").expect("write");
     std::fs::write(src.join("nested/two.bin"), vec![2u8; 70_000]).expect("write");
-    let o = Command::new("lftp")
+    let o = lftp
         .args(["-u", "lf,lf-password", "-p", &port.to_string(), "-e"])
         .arg(format!("set ftp:ssl-allow no; mirror -R {} up; cls -1 up; bye", src.display()))
         .arg("127.0.0.1")

@@ -9,6 +9,7 @@ mod disk_full;
 mod download;
 mod files;
 mod ftp;
+mod ftp_conformance;
 mod openapi;
 mod reliability;
 mod roles;

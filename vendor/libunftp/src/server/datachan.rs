@@ -35,6 +35,8 @@ where
     pub logger: slog::Logger,
     pub data_cmd_rx: Option<Receiver<DataChanCmd>>,
     pub data_abort_rx: Option<Receiver<()>>,
+    /// The MLSD facts, as `OPTS MLST` left them when the command came (Nook patch).
+    pub mlst_facts: crate::server::controlchan::commands::mlst::Facts,
 }
 
 use std::fmt;
@@ -87,6 +89,141 @@ impl<R: AsyncRead + Unpin> AsyncRead for MeasuringReader<R> {
     }
 }
 
+/// An upload's data connection, plain or TLS (Nook patch).
+enum DataStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for DataStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            DataStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl DataStream {
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self {
+            DataStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    /// Reads what the client still sends and closes the connection properly (TLS
+    /// close_notify), for at most `UPLOAD_DRAIN` or until the control connection ends.
+    async fn drain_and_close(mut self, control: Sender<ControlChanMsg>) {
+        let drain = async {
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Ok(n) = tokio::io::AsyncReadExt::read(&mut self, &mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            let _ = std::future::poll_fn(|cx| self.poll_close(cx)).await;
+        };
+        tokio::select! {
+            _ = tokio::time::timeout(UPLOAD_DRAIN, drain) => {}
+            _ = control.closed() => {}
+        }
+    }
+}
+
+/// How long a refused upload's data is read and dropped, so the client can finish sending and
+/// read the reply (Nook patch).
+const UPLOAD_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Nook patch: the reader an upload's storage back-end gets. Read to its end (for TLS, the
+/// client's close_notify), it closes its side before reporting the end, so TLS uploads end with
+/// the server's close_notify. Upstream dropped the TLS stream without one, and clients that
+/// close TLS properly (Python's `FTP_TLS` unwraps the connection, then reads the reply) failed
+/// every upload with an EOF error and read the `226` as the reply to their next command.
+/// Dropped before its end (the back-end refused the upload), it hands the connection back, so
+/// the refusal can drain and close it instead of resetting it under the client.
+struct Upload {
+    stream: Option<DataStream>,
+    /// The client ended the data; our side is being (or has been) closed.
+    ended: bool,
+    closed: bool,
+    back: Option<tokio::sync::oneshot::Sender<DataStream>>,
+}
+
+impl Upload {
+    fn new(stream: DataStream) -> (Self, tokio::sync::oneshot::Receiver<DataStream>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let upload = Upload {
+            stream: Some(stream),
+            ended: false,
+            closed: false,
+            back: Some(tx),
+        };
+        (upload, rx)
+    }
+}
+
+impl AsyncRead for Upload {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let Some(stream) = this.stream.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        if !this.ended {
+            let before = buf.filled().len();
+            match Pin::new(&mut *stream).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => this.ended = true,
+                other => return other,
+            }
+        }
+        if !this.closed {
+            // Errors here (the client already gone) change nothing: the data is complete.
+            if stream.poll_close(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.closed = true;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.ended
+            && let (Some(stream), Some(back)) = (self.stream.take(), self.back.take())
+        {
+            let _ = back.send(stream);
+        }
+    }
+}
+
+/// A TLS data connection whose handshake failed: every read and write reports why (Nook patch).
+struct FailedTls(Option<std::io::Error>);
+
+impl FailedTls {
+    fn error(&mut self) -> std::io::Error {
+        self.0.take().unwrap_or_else(|| std::io::ErrorKind::ConnectionAborted.into())
+    }
+}
+
+impl AsyncRead for FailedTls {
+    fn poll_read(self: Pin<&mut Self>, _cx: &mut Context<'_>, _buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Err(self.get_mut().error()))
+    }
+}
+
+impl AsyncWrite for FailedTls {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, _buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(Err(self.get_mut().error()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<W> MeasuringWriter<W> {
     fn new(writer: W, command: &'static str) -> MeasuringWriter<W> {
         Self { writer, command }
@@ -118,6 +255,7 @@ where
         tokio::select! {
             Some(command) = data_cmd_rx.recv() => {
                 let session = session_arc.lock().await;
+                self.mlst_facts = session.mlst_facts;
                 self.handle_incoming(DataChanMsg::ExternalCommand(command), session.start_pos).await;
             },
             Some(_) = data_abort_rx.recv() => {
@@ -134,7 +272,7 @@ where
         session.data_busy = false;
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn handle_incoming(self, incoming: DataChanMsg, start_pos: u64) {
         match incoming {
             DataChanMsg::Abort => {
@@ -148,7 +286,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn execute_command(self, cmd: DataChanCmd, start_pos: u64) {
         match cmd {
             DataChanCmd::Retr { path } => {
@@ -172,7 +310,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_retr(self, path: String, start_pos: u64) {
         let path = self.cwd.join(path);
         let tx: Sender<ControlChanMsg> = self.control_msg_tx.clone();
@@ -267,21 +405,14 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_stor(self, path: String, start_pos: u64) {
         let path = self.cwd.join(path);
         let tx = self.control_msg_tx.clone();
 
         let start_time = Instant::now();
-        let put_result = self
-            .storage
-            .put(
-                (*self.user).as_ref().unwrap(),
-                Self::reader(self.socket, self.ftps_mode, "stor").await,
-                path.clone(),
-                start_pos,
-            )
-            .await;
+        let (reader, returned) = Self::reader(self.socket, self.ftps_mode, "stor").await;
+        let put_result = self.storage.put((*self.user).as_ref().unwrap(), reader, path.clone(), start_pos).await;
         let duration = start_time.elapsed();
 
         match put_result {
@@ -322,11 +453,15 @@ where
                 if let Err(err) = tx.send(ControlChanMsg::StorageError(err)).await {
                     slog::error!(self.logger, "Could not notify control channel of error with STOR: {:?}", err);
                 }
+                // Nook patch: read the rest and close properly, so the client sees the reply.
+                if let Some(stream) = returned.and_then(|mut r| r.try_recv().ok()) {
+                    stream.drain_and_close(tx).await;
+                }
             }
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_appe(self, path: String) {
         let path = self.cwd.join(&path);
         let tx = self.control_msg_tx.clone();
@@ -338,15 +473,8 @@ where
         };
 
         let start_time = Instant::now();
-        let put_result = self
-            .storage
-            .put(
-                (*self.user).as_ref().unwrap(),
-                Self::reader(self.socket, self.ftps_mode, "appe").await,
-                path.clone(),
-                start_pos,
-            )
-            .await;
+        let (reader, returned) = Self::reader(self.socket, self.ftps_mode, "appe").await;
+        let put_result = self.storage.put((*self.user).as_ref().unwrap(), reader, path.clone(), start_pos).await;
         let duration = start_time.elapsed();
 
         match put_result {
@@ -381,11 +509,15 @@ where
                 if let Err(err) = tx.send(ControlChanMsg::StorageError(err)).await {
                     slog::error!(self.logger, "Could not notify control channel of error with APPE: {:?}", err);
                 }
+                // Nook patch: read the rest and close properly, so the client sees the reply.
+                if let Some(stream) = returned.and_then(|mut r| r.try_recv().ok()) {
+                    stream.drain_and_close(tx).await;
+                }
             }
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_list_variant(self, path: Option<String>, command: ListCommand) {
         let path = self.resolve_path(path);
         let tx = self.control_msg_tx.clone();
@@ -473,7 +605,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn exec_mlsd(self, path: Option<String>) {
         let path = self.resolve_path(path);
         let tx = self.control_msg_tx.clone();
@@ -495,7 +627,7 @@ where
                         .map(|component| component.as_os_str().to_string_lossy())
                         .unwrap_or("unknown".into());
 
-                    let facts_str = crate::server::controlchan::commands::mlst::format_facts(&file_info.metadata);
+                    let facts_str = crate::server::controlchan::commands::mlst::format_facts(&file_info.metadata, self.mlst_facts);
                     let line = format!("{} {}", facts_str, filename);
                     buffer.push_str(&line);
                     buffer.push_str("\r\n");
@@ -568,38 +700,44 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn writer(socket: TcpStream, ftps_mode: FtpsConfig, command: &'static str) -> Box<dyn AsyncWrite + Send + Unpin + Sync> {
         match ftps_mode {
             FtpsConfig::Off => Box::new(MeasuringWriter::new(socket, command)) as Box<dyn AsyncWrite + Send + Unpin + Sync>,
             FtpsConfig::Building { .. } => panic!("Illegal state"),
             FtpsConfig::On { tls_config } => {
-                let io = async move {
-                    let acceptor: TlsAcceptor = tls_config.into();
-                    let tls_stream = acceptor.accept(socket).await.unwrap();
-                    MeasuringWriter::new(tls_stream, command)
+                let acceptor: TlsAcceptor = tls_config.into();
+                match acceptor.accept(socket).await {
+                    Ok(stream) => Box::new(MeasuringWriter::new(stream, command)),
+                    Err(e) => Box::new(FailedTls(Some(e))),
                 }
-                .await;
-                Box::new(io) as Box<dyn AsyncWrite + Send + Unpin + Sync>
             }
         }
     }
 
-    #[tracing_attributes::instrument]
-    async fn reader(socket: TcpStream, ftps_mode: FtpsConfig, command: &'static str) -> Box<dyn AsyncRead + Send + Unpin + Sync> {
-        match ftps_mode {
-            FtpsConfig::Off => Box::new(MeasuringReader::new(socket, command)) as Box<dyn AsyncRead + Send + Unpin + Sync>,
+    /// The upload's reader, and where its connection comes back if the back-end drops it
+    /// before the end (Nook patch).
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
+    async fn reader(
+        socket: TcpStream,
+        ftps_mode: FtpsConfig,
+        command: &'static str,
+    ) -> (Box<dyn AsyncRead + Send + Unpin + Sync>, Option<tokio::sync::oneshot::Receiver<DataStream>>) {
+        let stream = match ftps_mode {
+            FtpsConfig::Off => DataStream::Plain(socket),
             FtpsConfig::Building { .. } => panic!("Illegal state"),
             FtpsConfig::On { tls_config } => {
-                let io = async move {
-                    let acceptor: TlsAcceptor = tls_config.into();
-                    let tls_stream = acceptor.accept(socket).await.unwrap();
-                    MeasuringReader::new(tls_stream, command)
+                let acceptor: TlsAcceptor = tls_config.into();
+                match acceptor.accept(socket).await {
+                    Ok(stream) => DataStream::Tls(Box::new(stream)),
+                    // Nook patch: a failed handshake is a failed transfer, not a panic that
+                    // left the session without a reply.
+                    Err(e) => return (Box::new(FailedTls(Some(e))), None),
                 }
-                .await;
-                Box::new(io) as Box<dyn AsyncRead + Send + Unpin + Sync>
             }
-        }
+        };
+        let (upload, back) = Upload::new(stream);
+        (Box::new(MeasuringReader::new(upload, command)), Some(back))
     }
 
     fn resolve_path(&self, path: Option<String>) -> PathBuf {
@@ -623,7 +761,7 @@ where
 /// logger: logger set up with needed context for use by the data channel.
 /// session_arc: the user session that is also shared with the control channel.
 /// socket: the data socket we'll be working with.
-#[tracing_attributes::instrument]
+#[tracing_attributes::instrument(level = "trace", skip_all)]
 pub async fn spawn_processing<Storage, User>(logger: slog::Logger, session_arc: SharedSession<Storage, User>, mut socket: TcpStream)
 where
     Storage: StorageBackend<User> + 'static,
@@ -699,6 +837,7 @@ where
             logger,
             data_abort_rx: Some(data_abort_rx),
             data_cmd_rx: Some(data_cmd_rx),
+            mlst_facts: session.mlst_facts,
         };
 
         // The control channel need to know if the data channel is busy so that it doesn't time out

@@ -22,7 +22,6 @@ use crate::server::tls;
 use options::{DEFAULT_GREETING, DEFAULT_IDLE_SESSION_TIMEOUT_SECS, PassiveHost};
 #[cfg(feature = "experimental")]
 use rustls::ServerConfig;
-use slog::*;
 use std::{
     collections::HashMap, ffi::OsString, fmt::Debug, future::Future, net::SocketAddr, ops::RangeInclusive, path::PathBuf, pin::Pin, sync::Arc, time::Duration,
 };
@@ -152,7 +151,7 @@ where
             collect_metrics: false,
             idle_session_timeout: Duration::from_secs(DEFAULT_IDLE_SESSION_TIMEOUT_SECS),
             listener_mode: ListenerMode::Legacy,
-            logger: slog::Logger::root(slog_stdlog::StdLog {}.fuse(), slog::o!()),
+            logger: super::bounded_log::default_logger(),
             ftps_required_control_chan: options::DEFAULT_FTPS_REQUIRE,
             ftps_required_data_chan: options::DEFAULT_FTPS_REQUIRE,
             ftps_tls_flags: TlsFlags::default(),
@@ -285,7 +284,7 @@ where
             collect_metrics: false,
             idle_session_timeout: Duration::from_secs(DEFAULT_IDLE_SESSION_TIMEOUT_SECS),
             listener_mode: ListenerMode::Legacy,
-            logger: slog::Logger::root(slog_stdlog::StdLog {}.fuse(), slog::o!()),
+            logger: super::bounded_log::default_logger(),
             ftps_required_control_chan: options::DEFAULT_FTPS_REQUIRE,
             ftps_required_data_chan: options::DEFAULT_FTPS_REQUIRE,
             ftps_tls_flags: TlsFlags::default(),
@@ -546,7 +545,7 @@ where
 
     /// Sets the structured logger ([slog](https://crates.io/crates/slog)::Logger) to use
     pub fn logger<L: Into<Option<slog::Logger>>>(mut self, logger: L) -> Self {
-        self.logger = logger.into().unwrap_or_else(|| slog::Logger::root(slog_stdlog::StdLog {}.fuse(), slog::o!()));
+        self.logger = logger.into().unwrap_or_else(super::bounded_log::default_logger);
         self
     }
 
@@ -934,7 +933,7 @@ where
     /// drop(rt);
     /// ```
     ///
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     pub async fn listen<T: Into<String> + Debug>(self, bind_address: T) -> std::result::Result<(), ServerError> {
         let logger = self.logger.clone();
         let bind_address: SocketAddr = bind_address.into().parse()?;

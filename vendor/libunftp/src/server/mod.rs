@@ -1,5 +1,6 @@
 //! Contains the [`Server`](crate::Server) struct that is used to configure and control an FTP server instance.
 
+mod bounded_log;
 mod chancomms;
 pub(crate) mod controlchan;
 mod datachan;

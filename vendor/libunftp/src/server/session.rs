@@ -114,6 +114,8 @@ where
     pub failed_logins: Option<Arc<FailedLoginsCache>>,
     // An optional functor that can bind a socket
     pub binder: Option<Box<dyn crate::options::Binder>>,
+    // The facts MLST and MLSD show, chosen with `OPTS MLST` (Nook patch).
+    pub mlst_facts: crate::server::controlchan::commands::mlst::Facts,
 }
 
 impl<Storage, User> Session<Storage, User>
@@ -148,6 +150,7 @@ where
             cert_chain: None,
             failed_logins: None,
             binder: None,
+            mlst_facts: Default::default(),
         }
     }
 

@@ -30,25 +30,28 @@ impl FtpCodec {
 }
 
 impl Decoder for FtpCodec {
-    type Item = Command;
+    // Nook patch: a line that does not parse is an item (`Err` inside `Some`), not a decoder
+    // error. tokio-util's `Framed` ends the stream after a decoder error, so upstream closed
+    // the connection after every `501`; now the control loop replies and reads on.
+    type Item = Result<Command, ControlChanError>;
     type Error = ControlChanError;
 
     // Here we decode the incoming bytes into a meaningful command. We'll split on newlines, and
     // parse the resulting line using `Command::parse()`. This method will be called by tokio.
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Command>, Self::Error> {
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
         if let Some(newline_offset) = buf[self.next_index..].iter().position(|b| *b == b'\n') {
             let newline_index = newline_offset + self.next_index;
             let line = buf.split_to(newline_index + 1);
             self.next_index = 0;
             if line.len() > MAX_LINE_BYTES {
-                return Err(ControlChanError::new(ControlChanErrorKind::ParseError));
+                return Ok(Some(Err(ControlChanError::new(ControlChanErrorKind::LineTooLong))));
             }
-            Ok(Some(line_parser::parse(line)?))
+            Ok(Some(line_parser::parse(line).map_err(ControlChanError::from)))
         } else if buf.len() > MAX_LINE_BYTES {
             // Drop what was buffered: the line is refused either way.
             buf.clear();
             self.next_index = 0;
-            Err(ControlChanError::new(ControlChanErrorKind::ParseError))
+            Ok(Some(Err(ControlChanError::new(ControlChanErrorKind::LineTooLong))))
         } else {
             self.next_index = buf.len();
             Ok(None)

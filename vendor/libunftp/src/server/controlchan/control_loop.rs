@@ -13,7 +13,7 @@ use crate::{
             auth::AuthMiddleware,
             codecs::FtpCodec,
             command::Command,
-            commands,
+            commands::{self, AuthParam},
             error::ControlChanError,
             error::ControlChanErrorKind,
             ftps::{FtpsControlChanEnforcerMiddleware, FtpsDataChanEnforcerMiddleware},
@@ -75,7 +75,7 @@ where
 }
 
 /// Does TCP processing when an FTP client connects
-#[tracing_attributes::instrument]
+#[tracing_attributes::instrument(level = "trace", skip_all)]
 pub(crate) async fn spawn<Storage, User>(
     config: Config<Storage, User>,
     tcp_stream: TcpStream,
@@ -189,15 +189,22 @@ where
     let jh = tokio::spawn(async move {
         // The control channel event loop
         slog::info!(logger, "Starting control loop");
+        // Nook patch: set once `234` to `AUTH TLS` is sent, so the next step is the TLS upgrade,
+        // before anything more is read. Upstream sent itself the upgrade message from a spawned
+        // task, so a client quick with its ClientHello (a busy server is enough) had it read as
+        // FTP commands, and AUTH TLS failed now and then.
+        let mut upgrade_now = false;
         loop {
-            let incoming = {
+            let incoming = if std::mem::take(&mut upgrade_now) {
+                Some(Ok(Event::InternalMsg(ControlChanMsg::SecureControlChannel)))
+            } else {
                 #[allow(unused_assignments)]
                 let mut incoming = None;
                 let mut timeout_delay = Box::pin(tokio::time::sleep(idle_session_timeout));
                 tokio::select! {
                     cmd = command_source.next() => {
                         match cmd {
-                            Some(cmd_result) => incoming = Some(cmd_result.map(Event::Command)),
+                            Some(cmd_result) => incoming = Some(cmd_result.and_then(|parsed| parsed).map(Event::Command)),
                             None => {
                                 slog::info!(logger, "Control connection was closed.");
                                 incoming = Some(Ok(Event::InternalMsg(ControlChanMsg::ExitControlLoop)))
@@ -279,9 +286,20 @@ where
 
                     // TODO: Handle Event::InternalMsg(InternalMsg::PlaintextControlChannel)
 
+                    let starts_tls = tls_configured && matches!(event, Event::Command(Command::Auth { protocol: AuthParam::Tls }));
                     let handle_result = match event_chain.handle(event).await {
                         Err(e) => Err(e),
-                        Ok(reply) => reply_sink.send(reply).await,
+                        Ok(reply) => {
+                            upgrade_now = starts_tls
+                                && matches!(
+                                    reply,
+                                    Reply::CodeAndMsg {
+                                        code: ReplyCode::AuthOkayNoDataNeeded,
+                                        ..
+                                    }
+                                );
+                            reply_sink.send(reply).await
+                        }
                     };
 
                     if let Err(chan_err) = handle_result {
@@ -308,12 +326,28 @@ where
 }
 
 // gets the reply to be sent to the client and tells if the connection should be closed.
+// Nook patch: a line that does not parse (bad parameter, bad UTF-8) is a reply and the session
+// goes on, as with vsftpd; those are the client's mistakes, logged at debug. A line over the
+// length limit is `500 Line too long` and closes the connection (vsftpd does the same): the
+// rest of it cannot be told from the next command.
 fn handle_control_channel_error(logger: slog::Logger, error: ControlChanError) -> (Reply, bool) {
-    slog::warn!(logger, "Control channel error: {:?}", error);
+    let client_error = matches!(
+        error.kind(),
+        ControlChanErrorKind::UnknownCommand { .. }
+            | ControlChanErrorKind::Utf8Error
+            | ControlChanErrorKind::InvalidCommand
+            | ControlChanErrorKind::LineTooLong
+    );
+    if client_error {
+        slog::debug!(logger, "Control channel error: {}", error);
+    } else {
+        slog::warn!(logger, "Control channel error: {:?}", error);
+    }
     match error.kind() {
         ControlChanErrorKind::UnknownCommand { .. } => (Reply::new(ReplyCode::CommandSyntaxError, "Command not implemented"), false),
-        ControlChanErrorKind::Utf8Error => (Reply::new(ReplyCode::CommandSyntaxError, "Invalid UTF8 in command"), true),
+        ControlChanErrorKind::Utf8Error => (Reply::new(ReplyCode::CommandSyntaxError, "Invalid UTF8 in command"), false),
         ControlChanErrorKind::InvalidCommand => (Reply::new(ReplyCode::ParameterSyntaxError, "Invalid Parameter"), false),
+        ControlChanErrorKind::LineTooLong => (Reply::new(ReplyCode::CommandSyntaxError, "Line too long"), true),
         ControlChanErrorKind::ControlChannelTimeout => (
             Reply::new(ReplyCode::ClosingControlConnection, "Session timed out. Closing control connection"),
             true,
@@ -349,7 +383,7 @@ where
     Storage: StorageBackend<User> + 'static,
     Storage::Metadata: Metadata,
 {
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn handle_internal_msg(&self, msg: ControlChanMsg) -> Result<Reply, ControlChanError> {
         use self::ControlChanMsg::*;
         use SessionState::*;
@@ -386,7 +420,12 @@ where
                 session.cmd_tls = false;
                 Ok(Reply::none())
             }
-            MkDirSuccess { path } => Ok(Reply::new_with_string(ReplyCode::DirCreated, path)),
+            // Nook patch: RFC 959's `257 "<path>" created`, a `"` inside doubled (upstream
+            // sent the bare path, and clients such as ftplib's `mkd()` read no name).
+            MkDirSuccess { path } => Ok(Reply::new_with_string(
+                ReplyCode::DirCreated,
+                format!("\"{}\" created", path.replace('"', "\"\"")),
+            )),
             MkdirFail => Ok(Reply::new(ReplyCode::FileError, "Failed to create directory")),
             RenameSuccess { .. } => Ok(Reply::new(ReplyCode::FileActionOkay, "Renamed")),
             AuthSuccess { .. } => {
@@ -417,7 +456,7 @@ where
         }
     }
 
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn handle_command(&self, cmd: Command) -> Result<Reply, ControlChanError> {
         let args = CommandContext {
             parsed_command: cmd.clone(),

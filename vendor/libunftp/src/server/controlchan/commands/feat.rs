@@ -24,9 +24,11 @@ where
     Storage: StorageBackend<User> + 'static,
     Storage::Metadata: Metadata,
 {
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn handle(&self, args: CommandContext<Storage, User>) -> Result<Reply, ControlChanError> {
-        let mut feat_text = vec![" SIZE", " MDTM", " UTF8", " EPSV", " MLST", " MLSD"];
+        // Nook patch: MLST with its facts, `*` marking those in use (RFC 3659 7.8).
+        let mlst = format!(" MLST {}", args.session.lock().await.mlst_facts.feat());
+        let mut feat_text = vec![" SIZE", " MDTM", " UTF8", " EPSV", &mlst, " MLSD"];
 
         // Add the features. According to the spec each feature line must be
         // indented by a space.

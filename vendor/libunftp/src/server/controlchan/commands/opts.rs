@@ -7,6 +7,7 @@
 // definition of that command.  Where no OPTS behavior is defined for a
 // particular command there are no options available for that command.
 
+use super::mlst::Facts;
 use crate::{
     auth::UserDetail,
     server::controlchan::{
@@ -24,6 +25,8 @@ use async_trait::async_trait;
 pub enum Opt {
     /// The client wants us to enable UTF-8 encoding for file paths and such.
     Utf8 { on: bool },
+    /// The facts MLST and MLSD show, as the client listed them (Nook patch).
+    Mlst { facts: String },
 }
 
 #[derive(Debug)]
@@ -44,11 +47,24 @@ where
     Storage: StorageBackend<User> + 'static,
     Storage::Metadata: Metadata,
 {
-    #[tracing_attributes::instrument]
-    async fn handle(&self, _args: CommandContext<Storage, User>) -> Result<Reply, ControlChanError> {
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
+    async fn handle(&self, args: CommandContext<Storage, User>) -> Result<Reply, ControlChanError> {
         match &self.option {
             Opt::Utf8 { on: true } => Ok(Reply::new(ReplyCode::CommandOkay, "Always in UTF-8 mode.")),
             Opt::Utf8 { on: false } => Ok(Reply::new(ReplyCode::CommandNotImplementedForParameter, "Non UTF-8 mode not supported")),
+            Opt::Mlst { facts } => {
+                let facts = Facts::parse(facts);
+                args.session.lock().await.mlst_facts = facts;
+                let selected = facts.selected();
+                Ok(Reply::new_with_string(
+                    ReplyCode::CommandOkay,
+                    if selected.is_empty() {
+                        "MLST OPTS".to_string()
+                    } else {
+                        format!("MLST OPTS {selected}")
+                    },
+                ))
+            }
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::{
             handler::{CommandContext, CommandHandler},
         },
     },
-    storage::{Error, ErrorKind, Metadata, StorageBackend},
+    storage::{Metadata, StorageBackend},
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -52,25 +52,32 @@ where
     Storage: StorageBackend<User> + 'static,
     Storage::Metadata: 'static + Metadata,
 {
-    #[tracing_attributes::instrument]
+    #[tracing_attributes::instrument(level = "trace", skip_all)]
     async fn handle(&self, args: CommandContext<Storage, User>) -> Result<Reply, ControlChanError> {
         match self.path.clone() {
             None => {
+                // Nook patch: the session in words, like vsftpd's STAT; upstream listed the
+                // storage and authenticator type names and Rust `Debug` values.
                 let session = args.session.lock().await;
-                let text: Vec<String> = vec![
-                    "server status:".to_string(),
-                    format!("powered by libunftp: {}", env!("CARGO_PKG_VERSION")),
-                    format!("sbe: {}", session.storage.name()),
-                    format!("authenticator: {}", args.auth_pipeline.name()),
-                    format!("user: {}", session.username.as_ref().unwrap()),
-                    format!("client addr: {}", session.source),
-                    format!("ftps configured: {}", args.tls_configured),
-                    format!("cmd channel in tls mode: {}", session.cmd_tls),
-                    format!("data channel in tls mode: {}", session.data_tls),
-                    format!("cwd: {}", session.cwd.to_string_lossy()),
-                    format!("rename from path: {:?}", session.rename_from),
-                    format!("offset for REST: {}", session.start_pos),
+                let plain_or_tls = |tls: bool| if tls { "TLS" } else { "plain text" };
+                let mut text: Vec<String> = vec![
+                    "FTP server status:".to_string(),
+                    format!("     Connected from {}", session.source),
+                    format!("     Logged in as {}", session.username.as_deref().unwrap_or("nobody")),
+                    format!("     Current folder: {}", session.cwd.display()),
+                    format!("     Control connection is {}", plain_or_tls(session.cmd_tls)),
+                    format!("     Data connections will be {}", plain_or_tls(session.data_tls)),
                 ];
+                if args.tls_configured && !session.cmd_tls {
+                    text.push("     TLS is available (AUTH TLS)".to_string());
+                }
+                if session.start_pos > 0 {
+                    text.push(format!("     Next transfer starts at byte {}", session.start_pos));
+                }
+                if let Some(from) = &session.rename_from {
+                    text.push(format!("     Renaming from {}", from.display()));
+                }
+                text.push("End of status".to_string());
                 Ok(Reply::new_multiline(ReplyCode::SystemStatus, text))
             }
             Some(path) => {
@@ -79,6 +86,8 @@ where
                 let path = path.to_owned();
 
                 let session = args.session.lock().await;
+                // Nook patch: relative to the current folder, like LIST.
+                let path = super::cwd::normalize(&session.cwd.join(path));
                 let user = session.user.clone();
                 let storage = Arc::clone(&session.storage);
 
@@ -90,8 +99,11 @@ where
                     match storage.list_vec((*user).as_ref().unwrap(), path).await {
                         Ok(lines) => {
                             slog::info!(logger, "STAT: Successfully listed file or directory {:?}", path_str);
+                            let mut lines: Vec<String> = lines.into_iter().map(|l| format!(" {l}")).collect();
+                            lines.insert(0, "Status follows:".to_string());
+                            lines.push("End of status".to_string());
                             if let Err(err) = tx_success
-                                .send(ControlChanMsg::CommandChannelReply(Reply::new_multiline(ReplyCode::CommandOkay, lines)))
+                                .send(ControlChanMsg::CommandChannelReply(Reply::new_multiline(ReplyCode::FileStatus, lines)))
                                 .await
                             {
                                 slog::warn!(logger, "STAT: Could not send internal message to notify of STAT success: {}", err);
@@ -99,7 +111,7 @@ where
                         }
                         Err(e) => {
                             slog::info!(logger, "STAT: Failure listing file or directory {:?}", path_str);
-                            if let Err(err) = tx_fail.send(ControlChanMsg::StorageError(Error::new(ErrorKind::LocalError, e))).await {
+                            if let Err(err) = tx_fail.send(ControlChanMsg::StorageError(e)).await {
                                 slog::warn!(logger, "STAT: Could not send internal message to notify of STAT failure: {}", err);
                             }
                         }

@@ -212,15 +212,18 @@ where
                 return Err(ParseErrorKind::InvalidCommand.into());
             }
 
-            match &params[..] {
-                b"UTF8 ON" | b"utf8 on" => Command::Opts {
-                    option: Opt::Utf8 { on: true },
-                },
-                b"UTF8 OFF" | b"utf8 off" => Command::Opts {
-                    option: Opt::Utf8 { on: false },
+            // Nook patch: `OPTS MLST [facts]` (RFC 3659 7.9), and option names in any case.
+            let params = String::from_utf8_lossy(&params);
+            let (name, value) = params.split_once(' ').unwrap_or((&params, ""));
+            let option = match (name.to_ascii_uppercase().as_str(), value.to_ascii_uppercase().as_str()) {
+                ("UTF8", "ON") => Opt::Utf8 { on: true },
+                ("UTF8", "OFF") => Opt::Utf8 { on: false },
+                ("MLST", _) => Opt::Mlst {
+                    facts: value.trim().to_string(),
                 },
                 _ => return Err(ParseErrorKind::InvalidCommand.into()),
-            }
+            };
+            Command::Opts { option }
         }
         "DELE" => {
             let path = parse_to_eol(cmd_params)?;

@@ -382,6 +382,14 @@ fn parse_opts() {
             option: Opt::Utf8 { on: false }
         })
     );
+
+    let input = "OPTS mlst type;Size;\r\n";
+    assert_eq!(
+        parse(input),
+        Ok(Command::Opts {
+            option: Opt::Mlst { facts: "type;Size;".into() }
+        })
+    );
 }
 
 #[test]
