@@ -2,6 +2,7 @@
 //! an embedded web app and (later) an FTP server, over SQLite or PostgreSQL.
 
 pub mod access;
+pub mod accounts;
 pub mod alloc;
 pub mod api;
 pub mod audit;
@@ -130,7 +131,7 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     let tree = vfs::MountTable::new(Arc::new(vfs));
     let files = files::FileService::new(Arc::new(tree), audit.clone(), limits);
     let tus = files::tus::TusService::new(db.clone(), files.clone(), config.files.upload_expiry.0);
-    let accounts = Arc::new(ftp::accounts::AccountService::new(db.clone(), auth.clone(), files.clone()));
+    let accounts = Arc::new(accounts::AccountService::new(db.clone(), auth.clone(), files.clone()));
     let ftp = Arc::new(ftp::FtpController::new(
         db.clone(),
         config.ftp.clone(),

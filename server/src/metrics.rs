@@ -77,7 +77,7 @@ pub struct Metrics {
     index: HashMap<String, usize>,
     uploads: Vec<bool>,
     /// `[http in, http out, ftp in, ftp out]`
-    bytes: [AtomicU64; 4],
+    bytes: [AtomicU64; 6],
     in_flight: AtomicI64,
     uploads_in_flight: AtomicI64,
     ftp_sessions: AtomicI64,
@@ -118,24 +118,15 @@ impl Metrics {
     }
 
     /// Counts `n` bytes transferred over `proto` in `dir`.
+    #[inline]
     pub fn add_bytes(&self, proto: Proto, dir: Direction, n: u64) {
-        let i = match (proto, dir) {
-            (Proto::Http, Direction::In) => 0,
-            (Proto::Http, Direction::Out) => 1,
-            (Proto::Ftp, Direction::In) => 2,
-            (Proto::Ftp, Direction::Out) => 3,
-        };
+        let i = bytes_slot(proto, dir);
         self.bytes[i].fetch_add(n, Ordering::Relaxed);
     }
 
     /// Bytes transferred so far over `proto` in `dir`.
     pub fn bytes(&self, proto: Proto, dir: Direction) -> u64 {
-        let i = match (proto, dir) {
-            (Proto::Http, Direction::In) => 0,
-            (Proto::Http, Direction::Out) => 1,
-            (Proto::Ftp, Direction::In) => 2,
-            (Proto::Ftp, Direction::Out) => 3,
-        };
+        let i = bytes_slot(proto, dir);
         self.bytes[i].load(Ordering::Relaxed)
     }
 
@@ -230,7 +221,8 @@ impl Metrics {
         gauge(&mut o, "nook_ftp_sessions", "Open FTP sessions.", self.ftp_sessions.load(Ordering::Relaxed));
 
         header(&mut o, "nook_transfer_bytes_total", "counter", "Bytes transferred by protocol and direction.");
-        for (proto, p) in [("http", Proto::Http), ("ftp", Proto::Ftp)] {
+        for p in [Proto::Http, Proto::Ftp, Proto::WebDav] {
+            let proto = p.as_str();
             for (dir, d) in [("in", Direction::In), ("out", Direction::Out)] {
                 let _ = writeln!(
                     o,
@@ -443,6 +435,16 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// Where the byte counter of `proto` in `dir` is.
+fn bytes_slot(proto: Proto, dir: Direction) -> usize {
+    let p = match proto {
+        Proto::Http => 0,
+        Proto::Ftp => 2,
+        Proto::WebDav => 4,
+    };
+    p + usize::from(matches!(dir, Direction::Out))
 }
 
 #[cfg(test)]

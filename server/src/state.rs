@@ -6,13 +6,13 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::access::RoleService;
+use crate::accounts::AccountService;
 use crate::audit::Audit;
 use crate::auth::AuthService;
 use crate::config::Config;
 use crate::files::FileService;
 use crate::files::tus::TusService;
 use crate::ftp::FtpController;
-use crate::ftp::accounts::AccountService;
 use crate::settings::SettingsService;
 use crate::users::UserService;
 

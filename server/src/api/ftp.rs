@@ -9,10 +9,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
+use crate::accounts::{AccountInput, from_letters, parse_home, to_letters};
 use crate::audit::AuditEvent;
 use crate::db::FtpAccountRow;
 use crate::error::AppError;
-use crate::ftp::accounts::{AccountInput, from_letters, parse_home, to_letters};
 use crate::state::AppState;
 
 pub struct FtpApi;

@@ -13,10 +13,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::{Tag, V1Auth, ip_of};
+use crate::accounts::{AccountInput, check_v1_permissions, parse_home};
 use crate::audit::AuditEvent;
 use crate::db::FtpAccountRow;
 use crate::error::AppError;
-use crate::ftp::accounts::{AccountInput, check_v1_permissions, parse_home};
 use crate::state::AppState;
 
 pub struct V1Api;

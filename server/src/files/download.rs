@@ -37,21 +37,19 @@ pub enum DownloadKind {
 impl UserFs {
     /// A copy of this session for work that outlives the request handler (a zip stream).
     pub(super) fn fork(&self) -> UserFs {
-        UserFs {
-            svc: self.svc.clone(),
-            rules: self.rules.clone(),
-            actor: self.actor.clone(),
-            ip: self.ip,
-            proto: self.proto,
-            quota: self.quota,
-        }
+        UserFs { svc: self.svc.clone(), access: self.access.clone(), ip: self.ip, proto: self.proto }
+    }
+
+    /// Records a completed download.
+    pub fn record_download(&self, path: &VPath, bytes: u64) {
+        self.audit("download", "ok", format!("{path} bytes={bytes}"));
     }
 
     /// A recorder for one transfer of `detail` under `action`.
     pub(super) fn recorder(&self, action: &'static str, detail: String) -> Recorder {
         Recorder {
             audit: self.svc.audit.clone(),
-            actor: self.actor.clone(),
+            actor: self.access.actor.clone(),
             ip: self.ip,
             proto: self.proto,
             action,
@@ -71,7 +69,7 @@ impl UserFs {
         // A link the caller may see has its target; one it may not is masked to none.
         let file = if info.entry.is_symlink { info.entry.target.as_ref() } else { Some(&info.real) };
         match file {
-            Some(real) if self.rules.allows(Op::Read, real) => Ok(DownloadKind::File(info.entry)),
+            Some(real) if self.access.rules.allows(Op::Read, real) => Ok(DownloadKind::File(info.entry)),
             _ => Err(denied()),
         }
     }
@@ -101,10 +99,11 @@ impl UserFs {
     pub async fn open_for_download(&self, path: &VPath) -> FileResult<DownloadTarget> {
         // The storage never follows a link, so opening `path` as written succeeds only where it
         // is its own location; a link on the way (LinkInPath) takes the careful path.
-        if self.rules.perms().list && self.rules.allows(Op::Read, path) {
+        if self.access.rules.perms().list && self.access.rules.allows(Op::Read, path) {
             match self.svc.vfs.open_read(path, 0).await {
                 Ok((handle, entry)) => {
                     let recorder = self.recorder("download", path.to_string());
+                    let handle = self.paced(handle);
                     return Ok(DownloadTarget::File(OpenDownload { handle, entry, path: path.clone(), recorder }));
                 }
                 Err(FsError::IsADirectory | FsError::LinkInPath) => {}

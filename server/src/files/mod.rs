@@ -5,10 +5,12 @@
 //! exists) -> quota -> act (on that location; the storage refuses to meet a link on the way,
 //! so a tree changed meanwhile fails instead of going elsewhere) -> audit.
 
+mod access;
 pub mod download;
 pub mod rules;
 pub mod tus;
 mod upload;
+mod write;
 pub mod zip;
 
 use std::net::IpAddr;
@@ -20,9 +22,11 @@ use futures_util::stream::BoxStream;
 use crate::audit::{Audit, AuditEvent};
 use crate::auth::Principal;
 use crate::error::AppError;
-use crate::vfs::{Entry, FsError, ReadHandle, StagedWrite, VPath, Vfs};
+use crate::vfs::{Entry, FsError, ReadHandle, VPath, Vfs};
+pub use access::{Access, Bandwidth, Paced, Quota, QuotaBook, Throttle};
 pub use rules::{Op, Perms, Rules};
 pub use upload::{BODY_IDLE_TIMEOUT, ResumableWrite};
+pub use write::Upload;
 
 /// Result of a file operation, already in API terms.
 pub type FileResult<T> = Result<T, AppError>;
@@ -65,13 +69,15 @@ fn denied() -> AppError {
 pub enum Proto {
     Http,
     Ftp,
+    WebDav,
 }
 
 impl Proto {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Proto::Http => "http",
             Proto::Ftp => "ftp",
+            Proto::WebDav => "webdav",
         }
     }
 }
@@ -96,21 +102,14 @@ impl FileService {
         Self { vfs, audit, limits }
     }
 
-    /// A session for `who`, coming from `ip` over `proto`.
+    /// A session for the web user `who`, coming from `ip` over `proto`.
     pub fn session(&self, who: &Principal, ip: Option<IpAddr>, proto: Proto) -> UserFs {
-        self.session_with(Rules::for_principal(who), &who.username, ip, proto, None)
+        self.session_for(Access::rules(&who.username, Rules::for_principal(who)), ip, proto)
     }
 
-    /// A session with explicit rules and an optional quota (FTP accounts).
-    pub fn session_with(
-        &self,
-        rules: Rules,
-        actor: &str,
-        ip: Option<IpAddr>,
-        proto: Proto,
-        quota: Option<Quota>,
-    ) -> UserFs {
-        UserFs { svc: self.clone(), rules, actor: actor.to_string(), ip, proto, quota }
+    /// A session that may do what `access` says (built at login by `accounts`).
+    pub fn session_for(&self, access: Access, ip: Option<IpAddr>, proto: Proto) -> UserFs {
+        UserFs { svc: self.clone(), access, ip, proto }
     }
 }
 
@@ -133,15 +132,6 @@ pub struct DirList {
     pub entries: Vec<EntryInfo>,
 }
 
-/// Space left to an account with a quota, read when a write starts.
-#[derive(Debug, Clone, Copy)]
-pub struct Quota {
-    /// Bytes that may still be added (None: no size limit).
-    pub bytes_left: Option<u64>,
-    /// Files that may still be created (None: no count limit).
-    pub files_left: Option<u64>,
-}
-
 fn quota_exceeded() -> AppError {
     AppError::InsufficientStorage { code: "quota_exceeded", message: "Quota exceeded".into() }
 }
@@ -157,7 +147,7 @@ fn quota_exceeded() -> AppError {
 macro_rules! resolved {
     ($fs:expr, $op:expr, $path:expr, |$p:ident| $call:expr) => {{
         let (fs, op, path): (&UserFs, Op, &VPath) = ($fs, $op, $path);
-        let first = if fs.rules.allows(op, path) {
+        let first = if fs.access.rules.allows(op, path) {
             let $p = path;
             Some($call.await)
         } else {
@@ -180,26 +170,24 @@ macro_rules! resolved {
 /// A user's view of the storage. Cheap to create per request.
 pub struct UserFs {
     svc: FileService,
-    rules: Rules,
-    actor: String,
+    access: Access,
     ip: Option<IpAddr>,
     proto: Proto,
-    quota: Option<Quota>,
 }
 
 impl UserFs {
     pub fn rules(&self) -> &Rules {
-        &self.rules
+        &self.access.rules
     }
 
     pub fn actor(&self) -> &str {
-        &self.actor
+        &self.access.actor
     }
 
     fn audit(&self, action: &'static str, outcome: &'static str, detail: String) {
         self.svc.audit.record(
             AuditEvent::new(action)
-                .actor(&self.actor)
+                .actor(&self.access.actor)
                 .ip(self.ip)
                 .outcome(outcome)
                 .detail(format!("{} {detail}", self.proto.as_str())),
@@ -217,17 +205,17 @@ impl UserFs {
             Err(FsError::PermissionDenied | FsError::LinkInPath) => return Err(denied()),
             // Anything else (a link target no path can name, an I/O error) is told only to
             // someone who may do `op` where they asked.
-            Err(e) if self.rules.allows(op, path) => return Err(e.into()),
+            Err(e) if self.access.rules.allows(op, path) => return Err(e.into()),
             Err(_) => return Err(denied()),
         };
-        if self.rules.allows(op, &real) { Ok(real) } else { Err(denied()) }
+        if self.access.rules.allows(op, &real) { Ok(real) } else { Err(denied()) }
     }
 
     /// An entry as this caller may see it: a symlink whose target the caller may not see is
     /// shown as a link to nothing (not a folder, size 0, `inode/symlink`), so a listing says
     /// nothing about what it points to.
     fn masked(&self, mut entry: Entry) -> Entry {
-        if entry.is_symlink && !entry.target.as_ref().is_some_and(|t| self.rules.allows(Op::See, t)) {
+        if entry.is_symlink && !entry.target.as_ref().is_some_and(|t| self.access.rules.allows(Op::See, t)) {
             entry.is_dir = false;
             entry.size = 0;
             entry.mime = "inode/symlink".to_owned();
@@ -238,7 +226,7 @@ impl UserFs {
 
     /// Refuses to delete or move away the root or one of the user's own top folders.
     fn check_removable(&self, real: &VPath) -> FileResult<()> {
-        if real.is_root() || (!self.rules.is_admin() && self.rules.is_top_folder(real)) {
+        if real.is_root() || (!self.access.rules.is_admin() && self.access.rules.is_top_folder(real)) {
             return Err(AppError::forbidden("permission_denied", "The root and your top folders cannot be removed"));
         }
         Ok(())
@@ -255,7 +243,7 @@ impl UserFs {
     pub async fn stat(&self, path: &VPath) -> FileResult<EntryInfo> {
         // Folders above a readable path are visible in listings, so they may be stat'ed too.
         let (real, entry) = resolved!(self, Op::See, path, |p| self.svc.vfs.stat(p))?;
-        let writable = self.rules.can_write(&real);
+        let writable = self.access.rules.can_write(&real);
         Ok(EntryInfo { path: path.clone(), entry: self.masked(entry), writable, real })
     }
 
@@ -263,153 +251,50 @@ impl UserFs {
     /// (including `/`), only the children that lead to something readable are shown.
     pub async fn list(&self, dir: &VPath) -> FileResult<DirList> {
         let (real, entries) = resolved!(self, Op::List, dir, |p| self.svc.vfs.list(p))?;
-        let full = self.rules.can_read(&real);
+        let full = self.access.rules.can_read(&real);
         let mut out = Vec::with_capacity(entries.len());
         for entry in entries {
             let (Ok(path), Ok(real_child)) = (dir.child(&entry.name), real.child(&entry.name)) else { continue };
-            if !full && !self.rules.allows(Op::See, &real_child) {
+            if !full && !self.access.rules.allows(Op::See, &real_child) {
                 continue;
             }
-            let writable = self.rules.can_write(&real_child);
+            let writable = self.access.rules.can_write(&real_child);
             out.push(EntryInfo { path, entry: self.masked(entry), writable, real: real_child });
         }
-        Ok(DirList { writable: self.rules.can_write(&real), entries: out })
+        Ok(DirList { writable: self.access.rules.can_write(&real), entries: out })
     }
 
     /// Opens a file (through a link, the file it leads to) for reading at `offset`.
+    /// A session with a download bandwidth limit gets a paced reader.
     pub async fn open_read(&self, path: &VPath, offset: u64) -> FileResult<(ReadHandle, Entry)> {
-        let (_, opened) = resolved!(self, Op::Read, path, |p| self.svc.vfs.open_read(p, offset))?;
-        Ok(opened)
+        let (_, (handle, entry)) = resolved!(self, Op::Read, path, |p| self.svc.vfs.open_read(p, offset))?;
+        Ok((self.paced(handle), entry))
     }
 
-    /// Records a completed download.
-    pub fn record_download(&self, path: &VPath, bytes: u64) {
-        self.audit("download", "ok", format!("{path} bytes={bytes}"));
-    }
-
-    /// Starts a staged write of `target`; bytes are counted against the upload limit while
-    /// they stream, and nothing appears at `target` until [`Upload::commit`].
-    pub async fn begin_upload(&self, target: &VPath, overwrite: bool) -> FileResult<Upload> {
-        self.start_upload(target, overwrite, None).await
-    }
-
-    /// Starts a staged write seeded with the first `offset` bytes of the existing file
-    /// (FTP `APPE` and `REST` + `STOR`); it replaces the file atomically on commit.
-    pub async fn begin_append(&self, target: &VPath, offset: u64) -> FileResult<Upload> {
-        self.start_upload(target, true, Some(offset)).await
-    }
-
-    async fn start_upload(&self, target: &VPath, overwrite: bool, append_at: Option<u64>) -> FileResult<Upload> {
-        let real = match self.authorize(Op::Write, target).await {
-            Ok(real) => real,
-            Err(e) => return self.refused("upload", target, e),
-        };
-        if real.is_root() {
-            return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
-        }
-        // Quota: the bytes a replaced file frees count back; a new file needs a file slot.
-        let existing = self.svc.vfs.stat(&real).await.ok().filter(|e| !e.is_dir && !e.is_symlink).map(|e| e.size);
-        let mut quota_limit = None;
-        if let Some(q) = self.quota {
-            if existing.is_none() && q.files_left == Some(0) {
-                return self.refused("upload", target, quota_exceeded());
-            }
-            // The final size may use what is left plus what the replaced file frees (an
-            // append's kept prefix is part of the final size, so it is counted too).
-            quota_limit = q.bytes_left.map(|left| left + existing.unwrap_or(0));
-        }
-        let staged = match append_at {
-            None => self.svc.vfs.begin_write(&real, overwrite).await,
-            Some(offset) => self.svc.vfs.begin_append(&real, Some(offset)).await,
-        };
-        let staged = match staged {
-            Ok(s) => s,
-            Err(e) => return self.refused("upload", target, e.into()),
-        };
-        Ok(Upload {
-            staged: Some(staged),
-            target: target.clone(),
-            limit: self.svc.limits.max_upload_size,
-            quota_limit,
-            replaced: existing,
-            spooled: false,
-            audit: self.svc.audit.clone(),
-            actor: self.actor.clone(),
-            ip: self.ip,
-            proto: self.proto,
-        })
-    }
-
-    /// Starts an upload whose target is not known yet (a form's file part that comes before
-    /// its `path` field): the bytes stream into a hidden staging file that nobody can list or
-    /// address, counted against the upload limit as usual, and [`UserFs::place`] judges the
-    /// target and moves it there once it is known. Nothing becomes visible before that.
-    /// Refused before a byte is stored for a caller who may not upload anywhere.
-    pub async fn begin_spool(&self) -> FileResult<Upload> {
-        let root = VPath::root();
-        if !self.rules.may_upload_somewhere() {
-            return self.refused("upload", &root, denied());
-        }
-        let staged = match self.svc.vfs.begin_spool().await {
-            Ok(s) => s,
-            Err(e) => return self.refused("upload", &root, e.into()),
-        };
-        Ok(Upload {
-            staged: Some(staged),
-            target: root,
-            limit: self.svc.limits.max_upload_size,
-            quota_limit: None,
-            replaced: None,
-            spooled: true,
-            audit: self.svc.audit.clone(),
-            actor: self.actor.clone(),
-            ip: self.ip,
-            proto: self.proto,
-        })
-    }
-
-    /// Moves a finished spooled upload ([`UserFs::begin_spool`]) onto `target`, judged now as
-    /// any write is: on a refusal the spooled bytes are discarded and nothing is stored.
-    pub async fn place(&self, mut up: Upload, target: &VPath, overwrite: bool) -> FileResult<u64> {
-        up.target = target.clone();
-        let real = match self.authorize(Op::Write, target).await {
-            Ok(real) if !real.is_root() => real,
-            Ok(_) => {
-                return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
-            }
-            Err(e) => return self.refused("upload", target, e),
-        };
-        let existing = self.svc.vfs.stat(&real).await.ok().filter(|e| !e.is_dir && !e.is_symlink).map(|e| e.size);
-        if let Some(q) = self.quota {
-            let too_big = q.bytes_left.is_some_and(|left| up.bytes_written() > left + existing.unwrap_or(0));
-            if too_big || (existing.is_none() && q.files_left == Some(0)) {
-                up.abort_with("quota_exceeded").await;
-                return Err(quota_exceeded());
-            }
-        }
-        up.replaced = existing;
-        let Some(staged) = up.staged.take() else {
-            return Err(AppError::internal("upload already finished"));
-        };
-        match staged.commit_to(&real, overwrite).await {
-            Ok(n) => {
-                up.record("ok", format!("{} bytes={n}", shown(target, &real)));
-                Ok(n)
-            }
-            Err(e) => {
-                up.record("failed", format!("{target}: {e}"));
-                Err(e.into())
-            }
+    /// `handle` paced to the session's download bandwidth (as it is, without a limit).
+    pub(crate) fn paced(&self, handle: ReadHandle) -> ReadHandle {
+        match self.access.bandwidth.download_kbps {
+            0 => handle,
+            kbps => ReadHandle::from_reader(Paced::new(handle, kbps)),
         }
     }
 
-    /// Writes a whole small file (new_file, edit_file) through staging.
-    pub async fn write_small(&self, target: &VPath, data: &[u8], overwrite: bool) -> FileResult<u64> {
-        let mut up = self.begin_upload(target, overwrite).await?;
-        up.write(data).await?;
-        up.commit().await
+    /// Bytes and files of the regular files at or below the link-free `real` (what removing
+    /// or copying it changes in a quota). Only counted for sessions with a quota.
+    async fn usage_of(&self, real: &VPath) -> FileResult<(i64, i64)> {
+        let mut walk = self.svc.vfs.walk(real);
+        let (mut bytes, mut files) = (0i64, 0i64);
+        while let Some(item) = walk.next().await {
+            let (_, e) = item?;
+            if !e.is_dir {
+                bytes = bytes.saturating_add(i64::try_from(e.size).unwrap_or(i64::MAX));
+                files += 1;
+            }
+        }
+        Ok((bytes, files))
     }
 
+    /// Creates a folder.
     pub async fn mkdir(&self, path: &VPath) -> FileResult<()> {
         self.make_dir(path, false).await
     }
@@ -454,6 +339,12 @@ impl UserFs {
             Ok(e) => e,
             Err(e) => return self.refused(action, path, e.into()),
         };
+        // What the removal frees of a quota (a link frees nothing: it is not counted).
+        let freed = match (&self.access.quota, entry.is_symlink) {
+            (Some(_), false) if entry.is_dir && recursive => self.usage_of(&real).await.unwrap_or((0, 0)),
+            (Some(_), false) if !entry.is_dir => (i64::try_from(entry.size).unwrap_or(i64::MAX), 1),
+            _ => (0, 0),
+        };
         let result = match (dir, entry.is_dir && !entry.is_symlink) {
             (false, true) => Err(FsError::IsADirectory),
             (true, false) => Err(FsError::NotADirectory),
@@ -462,6 +353,9 @@ impl UserFs {
         };
         match result {
             Ok(()) => {
+                if let Some(book) = &self.access.quota {
+                    book.record(-freed.0, -freed.1).await;
+                }
                 self.audit(action, "ok", shown(path, &real));
                 Ok(())
             }
@@ -523,8 +417,24 @@ impl UserFs {
             self.audit("copy", "failed", detail);
             return Err(AppError::bad_request("path_invalid", "A folder cannot be copied into itself"));
         }
+        // Quota: the copy adds what the source holds, less what it replaces at the destination.
+        let mut added = (0, 0);
+        if let Some(book) = &self.access.quota {
+            let (src, dst) = (self.usage_of(&real_from).await?, self.usage_of(&real_to).await.unwrap_or((0, 0)));
+            added = (src.0 - if overwrite { dst.0 } else { 0 }, src.1 - if overwrite { dst.1 } else { 0 });
+            if let Some(q) = book.left().await? {
+                let over = |left: Option<u64>, need: i64| left.is_some_and(|l| need > 0 && need as u64 > l);
+                if over(q.bytes_left, added.0) || over(q.files_left, added.1) {
+                    self.audit("copy", "failed", format!("{detail}: quota exceeded"));
+                    return Err(quota_exceeded());
+                }
+            }
+        }
         match self.svc.vfs.copy(&real_from, &real_to, overwrite).await {
             Ok(()) => {
+                if let Some(book) = &self.access.quota {
+                    book.record(added.0, added.1).await;
+                }
                 self.audit("copy", "ok", detail);
                 Ok(())
             }
@@ -540,7 +450,7 @@ impl UserFs {
     /// leads, and each entry is judged there, but named under `dir` as the caller wrote it.
     pub async fn walk(&self, dir: &VPath) -> FileResult<BoxStream<'static, FileResult<(VPath, Entry)>>> {
         let real = self.authorize(Op::List, dir).await?;
-        let rules = self.rules.clone();
+        let rules = self.access.rules.clone();
         let shown_dir = dir.clone();
         let walk_root = real.clone();
         Ok(self
@@ -624,7 +534,7 @@ impl UserFs {
                 }
                 let real =
                     path.strip_prefix(dir).and_then(|rel| real_dir.join(&rel).ok()).unwrap_or_else(|| path.clone());
-                let writable = self.rules.can_write(&real);
+                let writable = self.access.rules.can_write(&real);
                 hits.push(EntryInfo { path, entry, writable, real });
             }
         }
@@ -633,7 +543,7 @@ impl UserFs {
 }
 
 /// `path`, and where it really led when that is somewhere else (audit details).
-fn shown(path: &VPath, real: &VPath) -> String {
+pub(super) fn shown(path: &VPath, real: &VPath) -> String {
     if path == real { path.to_string() } else { format!("{path} (at {real})") }
 }
 
@@ -645,116 +555,4 @@ pub struct DirTotals {
     pub folders: u64,
     /// The count stopped early (entry cap or time limit).
     pub truncated: bool,
-}
-
-/// An upload in progress. Dropping it without [`Upload::commit`] removes the staging file
-/// and leaves the target untouched.
-pub struct Upload {
-    staged: Option<Box<dyn StagedWrite>>,
-    target: VPath,
-    limit: u64,
-    /// Largest final size the account's quota allows (None: no quota).
-    quota_limit: Option<u64>,
-    /// Size of the file this upload replaces, if any.
-    replaced: Option<u64>,
-    /// Begun without a target ([`UserFs::begin_spool`]): placed by [`UserFs::place`].
-    spooled: bool,
-    audit: Audit,
-    actor: String,
-    ip: Option<IpAddr>,
-    proto: Proto,
-}
-
-impl Upload {
-    pub fn target(&self) -> &VPath {
-        &self.target
-    }
-
-    pub fn bytes_written(&self) -> u64 {
-        self.staged.as_ref().map_or(0, |s| s.bytes_written())
-    }
-
-    /// Size of the file this upload replaces (None when it creates a new file).
-    pub fn replaced(&self) -> Option<u64> {
-        self.replaced
-    }
-
-    /// Appends `data`; refuses (and discards the staging file) past the upload limit.
-    pub async fn write(&mut self, data: &[u8]) -> FileResult<()> {
-        let Some(staged) = self.staged.as_mut() else {
-            return Err(AppError::internal("upload already finished"));
-        };
-        let after = staged.bytes_written() + data.len() as u64;
-        if self.quota_limit.is_some_and(|q| after > q) {
-            self.abort_with("quota_exceeded").await;
-            return Err(quota_exceeded());
-        }
-        if self.limit > 0 && after > self.limit {
-            self.abort_with("too_large").await;
-            return Err(AppError::TooLarge {
-                code: "too_large",
-                message: format!("Upload exceeds the limit of {} bytes", self.limit),
-            });
-        }
-        if let Err(e) = staged.write_all(data).await {
-            self.abort_with("failed").await;
-            return Err(e.into());
-        }
-        Ok(())
-    }
-
-    /// Moves the finished file into place; returns its size. (A spooled upload has no place
-    /// yet: see [`UserFs::place`].)
-    pub async fn commit(mut self) -> FileResult<u64> {
-        if self.spooled {
-            return Err(AppError::internal("a spooled upload is placed, not committed"));
-        }
-        let Some(staged) = self.staged.take() else {
-            return Err(AppError::internal("upload already finished"));
-        };
-        match staged.commit().await {
-            Ok(n) => {
-                self.record("ok", format!("{} bytes={n}", self.target));
-                Ok(n)
-            }
-            Err(e) => {
-                self.record("failed", format!("{}: {e}", self.target));
-                Err(e.into())
-            }
-        }
-    }
-
-    /// Discards the upload.
-    pub async fn abort(mut self) {
-        self.abort_with("aborted").await;
-    }
-
-    async fn abort_with(&mut self, outcome: &'static str) {
-        if let Some(staged) = self.staged.take() {
-            let n = staged.bytes_written();
-            staged.abort().await.ok();
-            self.record(outcome, format!("{} bytes={n}", self.target));
-        }
-    }
-
-    fn record(&self, outcome: &'static str, detail: String) {
-        self.audit.record(
-            AuditEvent::new("upload")
-                .actor(&self.actor)
-                .ip(self.ip)
-                .outcome(outcome)
-                .detail(format!("{} {detail}", self.proto.as_str())),
-        );
-    }
-}
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        // The staged write removes its own file on drop; record that the upload did not land.
-        if let Some(staged) = self.staged.take() {
-            let n = staged.bytes_written();
-            drop(staged);
-            self.record("aborted", format!("{} bytes={n} (connection closed)", self.target));
-        }
-    }
 }

@@ -194,7 +194,7 @@ impl TusService {
                 expires_at: None,
             });
         }
-        let staging = fs.begin_resumable(&new.target, new.overwrite).await?;
+        let staging = fs.begin_resumable(&new.target, new.overwrite, new.length).await?;
         let now = Utc::now();
         let row = UploadRow {
             id: id.clone(),

@@ -79,13 +79,19 @@ impl UserFs {
     /// Same checks as [`UserFs::begin_upload`]: write permission (403 whether or not the
     /// target exists), parent folder exists, target not a folder or a link, and with
     /// `overwrite == false` not an existing file.
-    pub async fn begin_resumable(&self, target: &VPath, overwrite: bool) -> FileResult<StagingId> {
+    pub async fn begin_resumable(&self, target: &VPath, overwrite: bool, length: u64) -> FileResult<StagingId> {
         let real = match self.authorize(Op::Write, target).await {
             Ok(real) => real,
             Err(e) => return self.refused("upload", target, e),
         };
         if real.is_root() {
             return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
+        }
+        // The whole length is known up front: a quota it does not fit in refuses it now.
+        match self.quota_for(self.existing_size(&real).await).await {
+            Ok(Some(limit)) if length > limit => return self.refused("upload", target, super::quota_exceeded()),
+            Ok(_) => {}
+            Err(e) => return self.refused("upload", target, e),
         }
         let staged = match self.svc.vfs.begin_write(&real, overwrite).await {
             Ok(s) => s,
@@ -110,6 +116,12 @@ impl UserFs {
             Ok(real) => real,
             Err(e) => return self.refused("upload", target, e),
         };
+        let replaced = self.existing_size(&real).await;
+        match self.quota_for(replaced).await {
+            Ok(Some(limit)) if length > limit => return self.refused("upload", target, super::quota_exceeded()),
+            Ok(_) => {}
+            Err(e) => return self.refused("upload", target, e),
+        }
         let mut staged = match self.svc.vfs.resume_staged(&real, id, overwrite).await {
             Ok(s) => s,
             Err(e) => return self.refused("upload", target, e.into()),
@@ -119,8 +131,10 @@ impl UserFs {
             staged: Some(staged),
             target: target.clone(),
             length,
+            book: self.access.quota.clone(),
+            replaced,
             audit: self.svc.audit.clone(),
-            actor: self.actor.clone(),
+            actor: self.access.actor.clone(),
             ip: self.ip,
             proto: self.proto,
         })
@@ -146,6 +160,10 @@ pub struct ResumableWrite {
     staged: Option<Box<dyn StagedWrite>>,
     target: VPath,
     length: u64,
+    /// Where a completed upload's usage is recorded (sessions with a quota).
+    book: Option<std::sync::Arc<dyn super::QuotaBook>>,
+    /// Size of the file it replaces, if any.
+    replaced: Option<u64>,
     audit: Audit,
     actor: String,
     ip: Option<IpAddr>,
@@ -192,6 +210,11 @@ impl ResumableWrite {
         match staged.commit().await {
             Ok(n) => {
                 self.record("ok", format!("{} bytes={n} (resumable)", self.target));
+                if let Some(book) = self.book.clone() {
+                    let grown =
+                        i64::try_from(n).unwrap_or(i64::MAX) - i64::try_from(self.replaced.unwrap_or(0)).unwrap_or(0);
+                    book.record(grown, i64::from(self.replaced.is_none())).await;
+                }
                 Ok(n)
             }
             Err(e) => {

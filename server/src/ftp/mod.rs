@@ -6,11 +6,9 @@
 //! partial file lands) and returns within 5 s, data connections included. The enabled state
 //! is kept in the database. A connection that has not logged in `login_timeout` after it
 //! connected is closed, so idle connections cannot hold the connection caps; a session whose
-//! account or web user changed is closed (see [`session`]).
+//! account or web user changed is closed (see [`crate::accounts::sessions`]).
 
-pub mod accounts;
 pub mod auth;
-pub mod session;
 pub mod storage;
 
 use std::net::SocketAddr;
@@ -26,6 +24,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::accounts::AccountService;
+use crate::accounts::sessions::{self as session, Conn, Registry};
 use crate::audit::{Audit, AuditEvent};
 use crate::auth::AuthService;
 use crate::config::{FtpConfig, parse_port_range};
@@ -33,9 +33,7 @@ use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::files::FileService;
 use crate::settings::SettingsService;
-use accounts::AccountService;
 use auth::{FtpAuthenticator, LoginSlot, SlotProvider};
-use session::{Conn, Registry};
 use storage::NookStorage;
 
 /// Settings key holding whether FTP should run (set by start/stop).
@@ -373,9 +371,7 @@ fn build_server(
     let generator =
         Box::new(move || NookStorage { files: files.clone(), accounts: accounts.clone(), conn: storage_conn.clone() });
     let authenticator = Arc::new(FtpAuthenticator {
-        auth: deps.auth.clone(),
         accounts: deps.accounts.clone(),
-        registry: deps.registry.clone(),
         audit: deps.audit.clone(),
         conn,
         slot: slot.clone(),

@@ -1,5 +1,7 @@
-//! FTP accounts: a home (a virtual path under the storage root) and a permission set, shared
-//! by the seed-002 `/api/ftp/*` endpoints and the SFTPGo-compatible `/api/v1/user` API.
+//! Transfer accounts (the seed's FTP users, SFTPGo's users): a home (a virtual path under the
+//! storage root), a permission set, a quota and bandwidth limits, shared by the seed-002
+//! `/api/ftp/*` endpoints and the SFTPGo-compatible `/api/v1/user` API, and usable over every
+//! file protocol (FTP, WebDAV).
 //!
 //! Permissions are stored as SFTPGo v1 names. The seed's pyftpdlib letters map onto them:
 //!
@@ -27,11 +29,11 @@ use crate::auth::password::check_password_policy;
 use crate::auth::{AuthService, Principal};
 use crate::db::{self, FtpAccountRow};
 use crate::error::{AppError, AppResult};
-use crate::files::{FileService, Perms, Proto, Rules};
+use crate::files::{Access, FileService, Perms, Proto, Rules};
 use crate::users::validate_username;
 use crate::vfs::VPath;
 
-use super::session::Registry;
+use super::sessions::Registry;
 
 /// Every v1 permission name, in the order the API reports them.
 pub const V1_PERMISSIONS: &[&str] =
@@ -172,9 +174,17 @@ impl AccountService {
         }
     }
 
-    /// The live FTP sessions (shared with the FTP server).
+    /// The live sessions (shared with the FTP server).
     pub fn sessions(&self) -> &Arc<Registry> {
         &self.sessions
+    }
+
+    pub(super) fn auth(&self) -> &AuthService {
+        &self.auth
+    }
+
+    pub(super) fn db(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     /// Changes with every account edit or delete.
@@ -387,7 +397,7 @@ impl AccountService {
 /// Regular files under the account's home: total bytes and count.
 async fn scan(files: &FileService, account: &FtpAccountRow) -> AppResult<(i64, i64)> {
     let home = VPath::parse(&account.home)?;
-    let fs = files.session_with(Rules::home(&home, Perms::ALL), &account.username, None, Proto::Ftp, None);
+    let fs = files.session_for(Access::rules(&account.username, Rules::home(&home, Perms::ALL)), None, Proto::Ftp);
     let mut walk = fs.walk(&home).await?;
     let (mut bytes, mut count) = (0i64, 0i64);
     while let Some(item) = walk.next().await {
