@@ -12,6 +12,9 @@ export interface Question {
   danger?: boolean;
 }
 
+/** Questions are asked one at a time. */
+let queue: Promise<void> = Promise.resolve();
+
 export const question = $state<{ current: (Question & { answer: (yes: boolean) => void }) | null }>({ current: null });
 
 /** Ask; resolves true for yes. A question asked while another is open waits its turn. */
@@ -34,5 +37,3 @@ export function ask(q: Question): Promise<boolean> {
   );
   return turn;
 }
-
-let queue: Promise<void> = Promise.resolve();
