@@ -182,4 +182,39 @@ describe('FTP', () => {
     expect(await api<unknown[]>(await asAdmin(), 'GET', `/api/v1/user?username=${name}`)).toEqual([]);
     await ctx.close();
   });
+  it('before it starts, the page shows the address FTP will listen on, and warns when that is every interface', async () => {
+    const token = await asAdmin();
+    const { ctx, page } = await adminPage(browser, '/admin/ftp');
+    const sw = page.getByRole('switch', { name: 'FTP server' });
+    await sw.waitFor();
+    if ((await sw.getAttribute('aria-checked')) === 'true') {
+      await sw.click();
+      await expect.poll(() => sw.getAttribute('aria-checked'), { timeout: 10_000 }).toBe('false');
+    }
+    const listen = page.getByTestId('ftp-listen');
+    const warning = page.getByTestId('ftp-all-interfaces');
+    // The e2e config's own address: one interface, no warning.
+    await expect.poll(() => listen.textContent()).toContain('127.0.0.1:0');
+    expect(await page.getByText('Will listen on', { exact: true }).count()).toBe(1);
+    expect(await warning.count()).toBe(0);
+    try {
+      for (const addr of ['0.0.0.0:2121', '[::]:2121']) {
+        await api(token, 'POST', '/api/update_settings', { 'ftp.listen': addr });
+        await page.reload();
+        await expect.poll(() => listen.textContent()).toContain(addr);
+        await warning.waitFor();
+        expect(await warning.textContent()).toMatch(/every network interface/);
+        expect(await sw.getAttribute('aria-checked')).toBe('false');
+        if (addr.startsWith('0')) await screenshot(page, 'admin-ftp-all-interfaces');
+      }
+      // A specific address again: no warning.
+      await api(token, 'POST', '/api/update_settings', { 'ftp.listen': '127.0.0.1:2121' });
+      await page.reload();
+      await expect.poll(() => listen.textContent()).toContain('127.0.0.1:2121');
+      expect(await warning.count()).toBe(0);
+    } finally {
+      await api(token, 'POST', '/api/update_settings', { 'ftp.listen': null });
+    }
+    await ctx.close();
+  });
 });

@@ -19,7 +19,7 @@ afterAll(async () => {
 /** Each page and what shows it has loaded its data. */
 const PAGES: { path: string; name: string; ready: (p: Page) => Promise<unknown> }[] = [
   { path: '/admin/users', name: 'users', ready: (p) => p.locator('tr[data-user="admin"]').waitFor() },
-  { path: '/admin/roles', name: 'roles', ready: (p) => p.locator('tr[data-endpoint="/api/finder"]').waitFor() },
+  { path: '/admin/roles', name: 'roles', ready: (p) => p.locator('tr[data-capability="files.browse"]').waitFor() },
   { path: '/admin/ftp', name: 'ftp', ready: (p) => p.getByTestId('ftp-state').waitFor() },
   { path: '/admin/resources', name: 'resources', ready: (p) => p.getByTestId('stat-cpu').waitFor() },
   { path: '/admin/logs', name: 'logs', ready: (p) => p.locator('tr[data-log-id]').first().waitFor() },

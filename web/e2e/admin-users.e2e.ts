@@ -148,7 +148,7 @@ describe('users', () => {
     await tr.getByRole('button', { name: `Enable ${username}` }).click();
     await expect.poll(async () => (await userRow(username))?.disabled).toBe(false);
 
-    await tr.getByRole('button', { name: `New API key for ${username}` }).click();
+    await tr.getByRole('button', { name: `New key for ${username}` }).click();
     await page.getByRole('dialog', { name: `New API key for ${username}?` }).getByRole('button', { name: 'Create new key' }).click();
     const keyDialog = page.getByRole('dialog', { name: `API key for ${username}` });
     const key = await keyDialog.getByRole('textbox', { name: 'API key' }).inputValue();

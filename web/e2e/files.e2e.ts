@@ -67,14 +67,14 @@ describe('browsing', () => {
     const page = await signedIn();
     await open(page, dir);
     await entry(page, 'sub').waitFor();
-    const order = () => page.getByRole('listbox').getByRole('option').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
+    const order = () => page.getByRole('listbox').getByRole('option').evaluateAll((els) => els.map((e) => e.getAttribute('data-name')));
     expect(await order()).toEqual(['sub', 'a-big.bin', 'b-small.txt']);
     await page.getByLabel('Sort by', { exact: true }).selectOption('size-asc');
     await expect.poll(order).toEqual(['sub', 'b-small.txt', 'a-big.bin']);
     expect(await entry(page, '.hidden').count()).toBe(0);
     await page.getByLabel('Hidden files').check();
     await entry(page, '.hidden').waitFor();
-    await entry(page, 'sub').getByRole('button', { name: 'Size' }).click();
+    await entry(page, 'sub').locator('.calc').click();
     await expect.poll(() => entry(page, 'sub').textContent()).toContain('3.91 KiB');
     await screenshot(page, 'files-list-light');
     await page.getByRole('button', { name: 'Grid view' }).click();
@@ -136,9 +136,9 @@ describe('browsing', () => {
     // Keyboard moves reach rows that were not rendered: End goes to the last entry.
     await page.getByRole('listbox').getByRole('option').first().focus();
     await page.keyboard.press('End');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('file-09999.txt');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-name'))).toBe('file-09999.txt');
     await page.keyboard.press('Home');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('file-00000.txt');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-name'))).toBe('file-00000.txt');
     console.log(`10,000-entry folder: first rows after ${firstPaint} ms, ${first} rows per page, all 10,000 loaded and selected in ${wholeFolder} ms`);
     await page.context().close();
   });
@@ -735,28 +735,24 @@ describe('preview and editor', () => {
     await new Promise((r) => setTimeout(r, 1100)); // modification times have 1 s resolution
     await put(`${dir}/todo.txt`, 'changed elsewhere\n');
     await page.keyboard.type('eggs');
-    const warned: string[] = [];
-    page.once('dialog', (d) => {
-      warned.push(d.message());
-      void d.dismiss();
-    });
     await page.keyboard.press('Control+s');
-    await expect.poll(() => warned.length).toBe(1);
-    expect(warned[0]).toMatch(/changed by someone else/);
+    const theirs = page.getByRole('dialog', { name: 'Replace their version?' });
+    await theirs.waitFor();
+    expect(await theirs.textContent()).toMatch(/changed by someone else/);
+    await theirs.getByRole('button', { name: 'Cancel' }).click();
+    await theirs.waitFor({ state: 'hidden' });
     expect((await bytesOf(`${dir}/todo.txt`))?.toString()).toBe('changed elsewhere\n');
 
-    // Unsaved changes: leaving asks; "cancel" stays in the editor with the text.
-    const asked: string[] = [];
-    page.once('dialog', (d) => {
-      asked.push(d.message());
-      void d.dismiss();
-    });
-    await page.getByRole('button', { name: 'Close' }).click();
-    await expect.poll(() => asked.length).toBe(1);
-    expect(asked[0]).toMatch(/unsaved changes/);
+    // Unsaved changes: leaving asks; Stay keeps the editor with the text.
+    const leave = page.getByRole('dialog', { name: 'Leave without saving?' });
+    await page.getByRole('button', { name: 'Close' }).first().click();
+    await leave.waitFor();
+    expect(await leave.textContent()).toMatch(/not saved/);
+    await leave.getByRole('button', { name: 'Stay' }).click();
+    await leave.waitFor({ state: 'hidden' });
     expect(await editor.textContent()).toContain('eggs');
-    page.once('dialog', (d) => void d.accept());
-    await page.getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('button', { name: 'Close' }).first().click();
+    await leave.getByRole('button', { name: 'Leave without saving' }).click();
     await expect.poll(() => page.locator('.cm-content').count()).toBe(0);
     expect((await bytesOf(`${dir}/todo.txt`))?.toString()).toBe('changed elsewhere\n');
 
@@ -808,16 +804,16 @@ describe('search and keyboard', () => {
     await open(page, dir);
     await entry(page, 'b.txt').waitFor();
     const selected = () =>
-      page.getByRole('listbox').locator('[aria-selected="true"]').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
+      page.getByRole('listbox').locator('[aria-selected="true"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-name')));
     // Exactly one row is in the Tab order (the first, until another gets the focus).
-    expect(await page.locator('#entries [tabindex="0"]').getAttribute('aria-label')).toBe('folder');
+    expect(await page.locator('#entries [tabindex="0"]').getAttribute('data-name')).toBe('folder');
     await page.keyboard.press('ArrowDown');
     expect(await selected()).toEqual(['folder']);
     await page.keyboard.press('ArrowDown');
     expect(await selected()).toEqual(['a.txt']);
     await page.keyboard.press('Shift+ArrowDown');
     expect(await selected()).toEqual(['a.txt', 'b.txt']);
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('b.txt');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-name'))).toBe('b.txt');
     expect(await page.locator('#entries [tabindex="0"]').count()).toBe(1);
     await page.keyboard.press('Escape');
     expect(await selected()).toEqual([]);
@@ -866,7 +862,7 @@ describe('looks', () => {
     await entry(page, 'notes.txt').waitFor();
     expect(await horizontalOverflow(page)).toBe(0);
     await screenshot(page, 'files-phone-light');
-    await entry(page, 'notes.txt').getByRole('button', { name: 'Actions for notes.txt' }).click();
+    await entry(page, 'notes.txt').locator('.more').click();
     const menu = page.getByRole('menu');
     await menu.getByRole('menuitem', { name: 'Rename…' }).waitFor();
     expect(await horizontalOverflow(page)).toBe(0);

@@ -35,6 +35,10 @@ export interface ContextOptions {
   width?: number;
   height?: number;
   colorScheme?: 'light' | 'dark';
+  /** A phone: touch events and a mobile viewport. */
+  touch?: boolean;
+  /** Ignore the app's CSP (to inject axe-core; never for testing the app's own behaviour). */
+  bypassCSP?: boolean;
 }
 
 export async function newContext(browser: Browser, opts: ContextOptions = {}): Promise<BrowserContext> {
@@ -43,6 +47,8 @@ export async function newContext(browser: Browser, opts: ContextOptions = {}): P
     viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 },
     colorScheme: opts.colorScheme ?? 'light',
     acceptDownloads: true,
+    ...(opts.touch ? { hasTouch: true, isMobile: true } : {}),
+    ...(opts.bypassCSP ? { bypassCSP: true } : {}),
   });
 }
 

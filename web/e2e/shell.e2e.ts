@@ -47,6 +47,35 @@ describe('sign in and the app shell', () => {
     await ctx.close();
   });
 
+  it('Back after logging out stays on the plain sign-in page, not one that would return to the last session’s pages', async () => {
+    const ctx = await newContext(browser);
+    const page = await ctx.newPage();
+    await login(page, admin().username, admin().password);
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Command' }).click();
+    await page.locator('#cmd-input').waitFor();
+    await nav.getByRole('link', { name: 'Users' }).click();
+    await page.waitForURL((u) => u.pathname === '/admin/users');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL((u) => u.pathname === '/auth');
+    expect(new URL(page.url()).search).toBe('');
+    // Back through /admin/command and / (the pages of the session that ended).
+    for (let i = 1; i <= 2; i++) {
+      await page.goBack();
+      await page.getByLabel('Username').waitFor();
+      await page.waitForTimeout(200);
+      const u = new URL(page.url());
+      expect(`${u.pathname}${u.search}`, `after ${i} × Back`).toBe('/auth');
+    }
+    // The next person to sign in lands on the files, not on the last session's page.
+    await page.getByLabel('Username').fill(admin().username);
+    await page.getByLabel('Password').fill(admin().password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/');
+    await ctx.close();
+  });
+
   it('the theme choice applies and survives a reload', async () => {
     const ctx = await newContext(browser);
     const page = await ctx.newPage();

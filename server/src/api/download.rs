@@ -362,11 +362,31 @@ async fn zip_of(
     let fs = state.files.session(principal, ip_of(req), Proto::Http);
     let opts = ZipOptions { compress, max_entries: state.config.files.zip_max_entries };
     let stream = fs.zip(paths, ZipLayout::Named, opts).await?;
-    let name = match paths {
-        [one] => one.name().unwrap_or("download"),
-        _ => "download",
-    };
+    let name = zip_name(state, paths);
     Ok(ZipResponse::Ok(Binary(Body::from_bytes_stream(stream)), disposition("attachment", &format!("{name}.zip"))))
+}
+
+/// A zip's name: the one path's own name; for several, their closest common folder's name; at
+/// the top level, the site's name (what the web app's title bar shows).
+fn zip_name(state: &AppState, paths: &[VPath]) -> String {
+    if let [one] = paths
+        && let Some(name) = one.name()
+    {
+        return name.to_string();
+    }
+    let mut common: Option<Vec<&str>> = None;
+    for p in paths {
+        let dir: Vec<&str> = p.components().collect();
+        let dir = &dir[..dir.len().saturating_sub(1)];
+        common = Some(match common {
+            None => dir.to_vec(),
+            Some(c) => c.iter().zip(dir).take_while(|(a, b)| a == b).map(|(a, _)| *a).collect(),
+        });
+    }
+    match common.as_deref().and_then(<[&str]>::last) {
+        Some(name) => (*name).to_string(),
+        None => state.settings.text("site_name").unwrap_or_else(|| "Nook".into()),
+    }
 }
 
 /// Characters kept as-is in a query value (besides alphanumerics): RFC 3986 unreserved, `/`.

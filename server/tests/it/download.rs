@@ -529,7 +529,7 @@ async fn download_zip_bundles_several_paths_under_their_names() {
         .await
         .expect("zip");
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(hdr(&r, "content-disposition"), "attachment; filename=\"download.zip\"; filename*=UTF-8''download.zip");
+    assert_eq!(hdr(&r, "content-disposition"), "attachment; filename=\"Nook.zip\"; filename*=UTF-8''Nook.zip");
     let zip = app.dir.path().join("multi.zip");
     save(r, &zip).await;
     let (files, _) = verify_zip(&zip);
@@ -554,6 +554,65 @@ async fn download_zip_bundles_several_paths_under_their_names() {
     expect_error(r.await.expect("zip"), StatusCode::BAD_REQUEST, "name_conflict").await;
     let r = app.post("/api/download_zip", &token, json!({"paths": ["/alice/../bob/x"]})).send().await.expect("zip");
     expect_error(r, StatusCode::BAD_REQUEST, "path_invalid").await;
+}
+
+#[tokio::test]
+async fn zip_of_several_paths_is_named_after_their_folder_not_download_zip() {
+    let app = TestApp::spawn().await;
+    put(&app, "/alice/Trip 2024/a.txt", b"a");
+    put(&app, "/alice/Trip 2024/b.txt", b"b");
+    put(&app, "/alice/Trip 2024/day 2/c.txt", b"c");
+    put(&app, "/pub/p.txt", b"p");
+    let token = alice(&app).await;
+    let name_of = |paths: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let r = app.post("/api/download_zip", &token, json!({ "paths": paths })).send().await.expect("zip");
+            assert_eq!(r.status(), StatusCode::OK);
+            hdr(&r, "content-disposition")
+        }
+    };
+    // Several entries of one folder: that folder's name.
+    assert_eq!(
+        name_of(json!(["/alice/Trip 2024/a.txt", "/alice/Trip 2024/b.txt"])).await,
+        "attachment; filename=\"Trip 2024.zip\"; filename*=UTF-8''Trip%202024.zip"
+    );
+    // Entries of different depths (search hits): their closest common folder.
+    assert_eq!(
+        name_of(json!(["/alice/Trip 2024/day 2/c.txt", "/alice/Trip 2024/a.txt"])).await,
+        "attachment; filename=\"Trip 2024.zip\"; filename*=UTF-8''Trip%202024.zip"
+    );
+    // At the top level: the site's name.
+    assert_eq!(
+        name_of(json!(["/alice", "/pub"])).await,
+        "attachment; filename=\"Nook.zip\"; filename*=UTF-8''Nook.zip"
+    );
+    // One entry: its own name, as before.
+    assert_eq!(
+        name_of(json!(["/alice/Trip 2024"])).await,
+        "attachment; filename=\"Trip 2024.zip\"; filename*=UTF-8''Trip%202024.zip"
+    );
+    // The same through a zip ticket, as the web app downloads.
+    let (_, t) = json_of(
+        app.post(
+            "/api/download_ticket",
+            &token,
+            json!({"paths": ["/alice/Trip 2024/a.txt", "/alice/Trip 2024/b.txt"]}),
+        )
+        .send()
+        .await
+        .expect("ticket"),
+    )
+    .await;
+    let url = t["url"].as_str().expect("url");
+    let r = app.req(Method::GET, url).send().await.expect("zip by ticket");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        hdr(&r, "content-disposition").contains("filename*=UTF-8''Trip%202024.zip"),
+        "{}",
+        hdr(&r, "content-disposition")
+    );
 }
 
 #[tokio::test]
@@ -963,7 +1022,7 @@ async fn a_zip_ticket_downloads_exactly_its_paths_without_a_header() {
     // As a browser navigation would fetch it: no header, the paths come from the ticket.
     let r = app.req(Method::GET, &url).send().await.expect("get");
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(hdr(&r, "content-disposition"), "attachment; filename=\"download.zip\"; filename*=UTF-8''download.zip");
+    assert_eq!(hdr(&r, "content-disposition"), "attachment; filename=\"Nook.zip\"; filename*=UTF-8''Nook.zip");
     let zip = app.dir.path().join("ticket.zip");
     save(r, &zip).await;
     let names: Vec<String> = verify_zip(&zip).0.into_keys().collect();

@@ -16,32 +16,70 @@ export function queryParam(name: string): string | null {
   return new URLSearchParams(router.search).get(name);
 }
 
-let leaveGuard: (() => boolean) | null = null;
+/** Asks whether to leave (unsaved changes), in the app's own dialog: resolves true to leave. */
+export type LeaveGuard = () => Promise<boolean>;
+
+let leaveGuard: LeaveGuard | null = null;
+/** The question being asked: a second navigation meanwhile waits for the same answer. */
+let asking: Promise<boolean> | null = null;
+/** The next popstate comes from `back()`, asked already. */
+let skipGuardOnce = false;
 
 /**
- * Ask before leaving the current location (unsaved changes): `guard` returns true to allow.
- * One guard at a time; pass null to remove it. Returns a function that removes this guard.
+ * Ask before leaving the current location (unsaved changes). One guard at a time; pass null to
+ * remove it. Returns a function that removes this guard.
  */
-export function setLeaveGuard(guard: (() => boolean) | null): () => void {
+export function setLeaveGuard(guard: LeaveGuard | null): () => void {
   leaveGuard = guard;
   return () => {
     if (leaveGuard === guard) leaveGuard = null;
   };
 }
 
-/** Navigate within the app (same-origin paths only). Returns false when a guard said no. */
-export function navigate(to: string, opts: { replace?: boolean; force?: boolean } = {}): boolean {
-  if (!opts.force && leaveGuard && !leaveGuard()) return false;
-  if (opts.replace) history.replaceState(null, '', to);
+/** Whether leaving is fine: true at once without a guard, else the guard's answer. */
+export function confirmLeave(): Promise<boolean> {
+  const guard = leaveGuard;
+  if (!guard) return Promise.resolve(true);
+  asking ??= guard().finally(() => (asking = null));
+  return asking;
+}
+
+function go(to: string, replace: boolean): void {
+  if (replace) history.replaceState(null, '', to);
   else history.pushState(null, '', to);
   Object.assign(router, readLocation());
+}
+
+/**
+ * Navigate within the app (same-origin paths only). With a leave guard set (and no `force`),
+ * the guard asks first and the move happens only once it is answered yes; the result is then
+ * false ("not moved yet"). Otherwise it moves at once and returns true.
+ */
+export function navigate(to: string, opts: { replace?: boolean; force?: boolean } = {}): boolean {
+  if (!opts.force && leaveGuard) {
+    void confirmLeave().then((yes) => yes && go(to, opts.replace ?? false));
+    return false;
+  }
+  go(to, opts.replace ?? false);
   return true;
 }
 
+/** `history.back()` for a move the guard has already agreed to (or that needs no asking). */
+export function back(): void {
+  skipGuardOnce = true;
+  history.back();
+}
+
 addEventListener('popstate', () => {
-  // Back/forward cannot be cancelled: when the guard says no, go back to where we were.
-  if (leaveGuard && !leaveGuard()) {
+  if (skipGuardOnce) {
+    skipGuardOnce = false;
+    Object.assign(router, readLocation());
+    return;
+  }
+  if (leaveGuard) {
+    // Back/forward cannot be cancelled: return to where we were, then ask; yes goes back again.
     history.pushState(null, '', currentTarget());
+    void confirmLeave().then((yes) => yes && back());
     return;
   }
   Object.assign(router, readLocation());

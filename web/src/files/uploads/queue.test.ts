@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { folderChain, type FileLike, type Transport, type UploadItem, type UploadOptions, UploadFailure, UploadQueue } from './queue';
+import { folderChain, headline, type FileLike, type Transport, type UploadItem, type UploadOptions, UploadFailure, UploadQueue } from './queue';
 
 interface Call {
   item: UploadItem<FileLike>;
@@ -33,6 +33,32 @@ describe('folderChain', () => {
     expect(folderChain('/up', 'a/b')).toEqual(['/up/a', '/up/a/b']);
     expect(folderChain('/', 'a')).toEqual(['/a']);
     expect(folderChain('/x/', '')).toEqual([]);
+  });
+});
+
+describe('headline', () => {
+  it('counts the files done while the rest run: 3 of 4, not 1 of 4', async () => {
+    const f = fake();
+    const q = new UploadQueue(f.transport, { concurrency: 3 });
+    q.add(['a', 'b', 'c', 'd'].map((n) => ({ file: file(n), dir: '/d' })));
+    await tick();
+    expect(headline(q.totals())).toBe('Uploading: 0 of 4 files done');
+    for (const c of f.calls.slice(0, 3)) c.resolve();
+    await tick();
+    await tick();
+    expect(q.items.map((i) => i.state)).toEqual(['done', 'done', 'done', 'running']);
+    expect(headline(q.totals())).toBe('Uploading: 3 of 4 files done');
+    f.calls[3]?.reject(new UploadFailure(507, 'disk_full', 'Disk full'));
+    await tick();
+    expect(headline(q.totals())).toBe('Uploads: 3 done, 1 failed');
+  });
+
+  it('says one file, and counts failures while others still run', () => {
+    const base = { loaded: 0, total: 0, speed: 0, eta: Infinity, running: 0, queued: 0, done: 0, failed: 0, conflicts: 0 };
+    expect(headline({ ...base, running: 1 })).toBe('Uploading: 0 of 1 file done');
+    expect(headline({ ...base, running: 1, failed: 1, done: 2 })).toBe('Uploading: 2 of 4 files done, 1 failed');
+    expect(headline({ ...base, conflicts: 1, done: 1 })).toBe('Uploading: 1 of 2 files done');
+    expect(headline({ ...base, done: 2 })).toBe('Uploads: 2 done');
   });
 });
 

@@ -73,6 +73,18 @@ export interface Totals {
   conflicts: number;
 }
 
+/**
+ * The transfer panel's headline: while anything is left, how many of the listed files are done
+ * ("Uploading: 3 of 4 files done"); afterwards, how it ended. Cancelled and skipped files are
+ * not counted.
+ */
+export function headline(t: Totals): string {
+  const left = t.running + t.queued + t.conflicts;
+  if (left === 0) return `Uploads: ${t.done} done${t.failed ? `, ${t.failed} failed` : ''}`;
+  const all = left + t.done + t.failed;
+  return `Uploading: ${t.done} of ${all} file${all === 1 ? '' : 's'} done${t.failed ? `, ${t.failed} failed` : ''}`;
+}
+
 /** `/base` + `a/b` → [`/base/a`, `/base/a/b`]: the folders a dropped tree needs, parents first. */
 export function folderChain(base: string, rel: string): string[] {
   const out: string[] = [];
