@@ -397,7 +397,7 @@ impl Config {
                 ));
             }
             (_, Some(key)) => {
-                crate::update::parse_public_key(key).map_err(|e| ConfigError(format!("update.public_key: {e}")))?;
+                parse_public_key(key).map_err(|e| ConfigError(format!("update.public_key: {e}")))?;
             }
             (None, None) => {}
         }
@@ -425,7 +425,7 @@ impl Config {
     }
 
     /// Trusted proxy networks, parsed.
-    pub fn trusted_networks(&self) -> Vec<(IpAddr, u8)> {
+    pub fn trusted_networks(&self) -> Vec<ipnet::IpNet> {
         self.trusted_proxies.iter().filter_map(|p| parse_cidr(p)).collect()
     }
 }
@@ -531,34 +531,20 @@ fn is_normal_absolute(p: &str) -> bool {
     p.len() > 1 && p.starts_with('/') && p[1..].split('/').all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
-/// Parses `1.2.3.4`, `1.2.3.0/24`, `::1` or `fd00::/8`.
-pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
-    let (ip, bits) = match s.split_once('/') {
-        Some((ip, bits)) => (ip.trim().parse::<IpAddr>().ok()?, Some(bits.trim().parse::<u8>().ok()?)),
-        None => (s.trim().parse::<IpAddr>().ok()?, None),
-    };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    let bits = bits.unwrap_or(max);
-    (bits <= max).then_some((ip, bits))
+/// An address or a network (`10.0.0.1`, `10.0.0.0/8`, `fd00::/8`).
+pub fn parse_cidr(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
-/// Whether `ip` lies in the network `(net, bits)`.
-pub fn cidr_contains((net, bits): (IpAddr, u8), ip: IpAddr) -> bool {
+/// Whether `ip` lies in `net`; an IPv4 address mapped into IPv6 (`::ffff:10.0.0.1`, what a
+/// dual-stack socket reports) counts as the IPv4 address.
+pub fn cidr_contains(net: ipnet::IpNet, ip: IpAddr) -> bool {
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     };
-    match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
-            u32::from(n) & mask == u32::from(i) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(i)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
-            u128::from(n) & mask == u128::from(i) & mask
-        }
-        _ => false,
-    }
+    net.contains(&ip)
 }
 
 /// A duration written as `90`, `30s`, `15m`, `24h` or `7d` (a bare number is seconds).
@@ -625,6 +611,17 @@ impl<'de> Deserialize<'de> for Dur {
 /// Creates `dir` (and parents) if missing.
 pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
+}
+
+/// A minisign public key: the `RW…` line of `minisign.pub`, or the whole file.
+pub fn parse_public_key(text: &str) -> Result<minisign_verify::PublicKey, String> {
+    let text = text.trim();
+    let parsed = if text.contains('\n') {
+        minisign_verify::PublicKey::decode(text)
+    } else {
+        minisign_verify::PublicKey::from_base64(text)
+    };
+    parsed.map_err(|e| format!("not a minisign public key ({e})"))
 }
 
 /// An IPv4 address or a DNS name (letters, digits and `-` in dot-separated labels of at most

@@ -63,21 +63,6 @@ impl AppError {
     }
 }
 
-impl From<sea_orm::DbErr> for AppError {
-    /// A full database disk is `507 insufficient_storage` (nothing was stored; the client may
-    /// retry once space is freed); anything else is internal.
-    fn from(e: sea_orm::DbErr) -> Self {
-        if crate::db::is_disk_full(&e) {
-            tracing::error!(error = %e, "the database's disk is full");
-            return Self::InsufficientStorage {
-                code: "insufficient_storage",
-                message: "The server's disk is full; nothing was saved".into(),
-            };
-        }
-        Self::Internal(format!("database: {e}"))
-    }
-}
-
 impl From<sea_orm::TransactionError<AppError>> for AppError {
     fn from(e: sea_orm::TransactionError<AppError>) -> Self {
         match e {

@@ -179,7 +179,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .at("/update_start_exit_program", api.clone())
         .nest("/", web::WebApp::new(&state.config.http.frame_ancestors))
         .catch_all_error(api::json_errors)
-        .around(metrics::track)
+        .around(api::track)
         .after(|resp: poem::Result<poem::Response>| async move {
             let mut resp = resp?;
             let h = resp.headers_mut();
@@ -303,9 +303,7 @@ async fn serve_metrics(state: &Arc<AppState>) -> Result<Option<tokio::task::Join
     let ep = Route::new().at(
         "/metrics",
         poem::endpoint::make_sync(move |_| {
-            poem::Response::builder()
-                .content_type("text/plain; version=0.0.4; charset=utf-8")
-                .body(st.metrics.render(&st))
+            poem::Response::builder().content_type("text/plain; version=0.0.4; charset=utf-8").body(st.render_metrics())
         }),
     );
     let stopping = state.lifecycle.stopping();

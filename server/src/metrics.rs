@@ -21,13 +21,12 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use poem::Response;
 use poem::listener::Acceptor;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::{Endpoint, IntoResponse, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::files::Proto;
-use crate::state::AppState;
 
 /// Direction of transferred bytes, seen from Nook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,9 +154,9 @@ impl Metrics {
     }
 
     /// The whole exposition in Prometheus text format 0.0.4.
-    pub fn render(&self, state: &AppState) -> String {
+    pub fn render(&self, from: Sources<'_>) -> String {
         let mut o = String::with_capacity(16 * 1024);
-        let started = state.started_at.timestamp();
+        let started = from.started_at;
         header(&mut o, "nook_build_info", "gauge", "Version, git commit and build date of the running binary.");
         let _ = writeln!(
             o,
@@ -232,7 +231,7 @@ impl Metrics {
             }
         }
 
-        let c = state.audit.counters();
+        let c = from.audit;
         header(&mut o, "nook_logins_total", "counter", "Logins by outcome (all protocols).");
         for (outcome, n) in [("ok", &c.logins_ok), ("failed", &c.logins_failed), ("banned", &c.logins_banned)] {
             let _ = writeln!(o, "nook_logins_total{{outcome=\"{outcome}\"}} {}", n.load(Ordering::Relaxed));
@@ -247,11 +246,20 @@ impl Metrics {
         );
         let _ = writeln!(o, "nook_audit_dropped_total {}", c.dropped.load(Ordering::Relaxed));
 
-        if let Some(s) = state.stats.latest() {
-            render_snapshot(&mut o, &s);
+        if let Some(s) = from.stats {
+            render_snapshot(&mut o, s);
         }
         o
     }
+}
+
+/// What the exposition reports besides the counters kept here.
+pub struct Sources<'a> {
+    /// When this process started serving (Unix time).
+    pub started_at: i64,
+    pub audit: &'a crate::audit::AuditCounters,
+    /// The latest system sample, once there is one.
+    pub stats: Option<&'a crate::stats::Snapshot>,
 }
 
 fn render_snapshot(o: &mut String, s: &crate::stats::Snapshot) {
@@ -311,32 +319,38 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Middleware: counts every request by route template and status, with its latency.
-pub async fn track<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
-    let Some(state) = req.data::<Arc<AppState>>().cloned() else {
-        return ep.call(req).await.map(IntoResponse::into_response);
-    };
-    let m = &state.metrics;
-    let path = req.uri().path();
-    let label = match state.roles.template(path) {
+impl Metrics {
+    /// Counts one request under its route `label` (see [`label_for`]) while `call` runs: in
+    /// flight (and as an upload in flight when it writes to an upload route), then its status
+    /// and latency.
+    pub async fn track_call<F>(&self, label: &str, is_write: bool, call: F) -> poem::Result<Response>
+    where
+        F: std::future::Future<Output = poem::Result<Response>>,
+    {
+        let route = self.label_index(label);
+        let is_upload = self.uploads.get(route).copied().unwrap_or(false) && is_write;
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = GaugeGuard(&self.in_flight);
+        let _upload = is_upload.then(|| self.upload());
+        let start = Instant::now();
+        let result = call.await;
+        let status = match &result {
+            Ok(r) => r.status(),
+            Err(e) => e.status(),
+        };
+        self.observe(route, status.as_u16(), start.elapsed());
+        result
+    }
+}
+
+/// The route label of a request to `path`, given its API route template if it has one.
+pub fn label_for<'a>(template: Option<&'a str>, path: &str) -> &'a str {
+    match template {
         Some(t) => t,
         None if path == "/api/openapi.json" || path == "/api/docs" || path.starts_with("/api/docs/") => DOCS,
         None if path == "/api" || path.starts_with("/api/") => UNKNOWN,
         None => WEB,
-    };
-    let route = m.label_index(label);
-    let is_upload = m.uploads.get(route).copied().unwrap_or(false) && req.method() != poem::http::Method::GET;
-    m.in_flight.fetch_add(1, Ordering::Relaxed);
-    let _in_flight = GaugeGuard(&m.in_flight);
-    let _upload = is_upload.then(|| m.upload());
-    let start = Instant::now();
-    let result = ep.call(req).await.map(IntoResponse::into_response);
-    let status = match &result {
-        Ok(r) => r.status(),
-        Err(e) => e.status(),
-    };
-    m.observe(route, status.as_u16(), start.elapsed());
-    result
+    }
 }
 
 /// Wraps the HTTP listener so every byte read and written on a connection is counted, and

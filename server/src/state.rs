@@ -41,3 +41,15 @@ pub struct AppState {
     /// Signed self-update.
     pub updater: Arc<crate::update::Updater>,
 }
+
+impl AppState {
+    /// This server's metrics in Prometheus text format (`GET /metrics`, `metrics.listen`).
+    pub fn render_metrics(&self) -> String {
+        let latest = self.stats.latest();
+        self.metrics.render(crate::metrics::Sources {
+            started_at: self.started_at.timestamp(),
+            audit: self.audit.counters(),
+            stats: latest.as_deref(),
+        })
+    }
+}

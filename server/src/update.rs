@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::audit::{Audit, AuditEvent};
-use crate::config::UpdateConfig;
+use crate::config::{UpdateConfig, parse_public_key};
 use crate::error::{AppError, AppResult};
 use crate::lifecycle::{Exit, Lifecycle};
 
@@ -44,13 +44,6 @@ const MANIFEST: &str = "manifest.json";
 const MAX_MANIFEST: u64 = 256 * 1024;
 const MAX_SIGNATURE: u64 = 16 * 1024;
 const MAX_ARTIFACT: u64 = 1024 * 1024 * 1024;
-
-/// Parses a minisign public key: the base64 `RW...` line, or a whole `minisign.pub` file.
-pub fn parse_public_key(text: &str) -> Result<PublicKey, String> {
-    let text = text.trim();
-    let parsed = if text.contains('\n') { PublicKey::decode(text) } else { PublicKey::from_base64(text) };
-    parsed.map_err(|e| format!("not a minisign public key ({e})"))
-}
 
 /// This build's platform key in manifests, e.g. `x86_64-linux`.
 pub fn platform() -> String {

@@ -142,6 +142,18 @@ fn error_response(e: AppError) -> Response {
     ApiError::from(e).into_response()
 }
 
+/// Middleware: counts every request (API, docs and web app) by route template and status, with
+/// its latency.
+pub async fn track<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let Some(state) = req.data::<Arc<AppState>>().cloned() else {
+        return ep.call(req).await.map(IntoResponse::into_response);
+    };
+    let path = req.uri().path();
+    let label = crate::metrics::label_for(state.roles.template(path), path).to_string();
+    let is_write = req.method() != Method::GET;
+    state.metrics.track_call(&label, is_write, async { ep.call(req).await.map(IntoResponse::into_response) }).await
+}
+
 /// The gate in front of every API operation. Responses under `/api/tus` — refusals by the
 /// gate and parse errors included — carry `Tus-Resumable`, as the tus protocol requires.
 pub async fn gate<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {

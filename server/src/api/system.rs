@@ -291,7 +291,7 @@ impl SystemApi {
     /// resource snapshot.
     #[oai(path = "/metrics", method = "get", operation_id = "get_metrics")]
     async fn metrics(&self, state: Data<&Arc<AppState>>, _auth: Auth) -> ApiResult<PlainText<String>> {
-        Ok(PlainText(state.metrics.render(&state)))
+        Ok(PlainText(state.render_metrics()))
     }
 }
 

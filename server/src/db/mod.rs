@@ -70,6 +70,22 @@ fn release_only_outside_transactions<C: sea_orm::sqlx::Connection>(
     })
 }
 
+/// The one mapping from database errors to application errors.
+impl From<sea_orm::DbErr> for crate::error::AppError {
+    /// A full database disk is `507 insufficient_storage` (nothing was stored; the client may
+    /// retry once space is freed); anything else is internal.
+    fn from(e: sea_orm::DbErr) -> Self {
+        if is_disk_full(&e) {
+            tracing::error!(error = %e, "the database's disk is full");
+            return crate::error::AppError::InsufficientStorage {
+                code: "insufficient_storage",
+                message: "The server's disk is full; nothing was saved".into(),
+            };
+        }
+        crate::error::AppError::Internal(format!("database: {e}"))
+    }
+}
+
 /// Whether `e` says the database's disk is full: SQLite's `SQLITE_FULL` (13) or PostgreSQL's
 /// `53100 disk_full`.
 pub fn is_disk_full(e: &DbErr) -> bool {
