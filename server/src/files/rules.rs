@@ -187,4 +187,54 @@ mod tests {
         assert!(!r.allows(Op::Read, &v("/h/f")) && !r.allows(Op::Delete, &v("/h/f")));
         assert!(!r.allows(Op::Write, &v("/other/f")));
     }
+
+    /// The one decision as a table: (who, operation, resolved location) -> allowed.
+    #[test]
+    fn the_decision_table() {
+        let admin = Rules::everything();
+        let web = Rules::new(&["/pub".into()], &["/alice".into()]);
+        let ro_home = Rules::home(
+            &v("/homes/ro"),
+            Perms { upload: false, delete: false, rename: false, create_dirs: false, ..Perms::ALL },
+        );
+        let no_dl = Rules::home(&v("/homes/x"), Perms { download: false, ..Perms::ALL });
+        use Op::*;
+        let table: &[(&Rules, Op, &str, bool)] = &[
+            (&admin, Delete, "/anything/at/all", true),
+            (&admin, List, "/", true),
+            // A web user: reads below paths and paths_write, writes below paths_write only.
+            (&web, Read, "/pub/a.txt", true),
+            (&web, Write, "/pub/a.txt", false),
+            (&web, Read, "/pub-private/a.txt", false),
+            (&web, Write, "/alice/new.txt", true),
+            (&web, Mkdir, "/alice/d", true),
+            (&web, Delete, "/alice/old.txt", true),
+            (&web, MoveFrom, "/alice/a", true),
+            (&web, MoveTo, "/pub/a", false),
+            (&web, CopyTo, "/alice/c", true),
+            (&web, CopyTo, "/bob/c", false),
+            (&web, Read, "/bob/b.txt", false),
+            (&web, List, "/", true),
+            (&web, See, "/", true),
+            (&web, Read, "/", false),
+            (&web, List, "/bob", false),
+            (&web, See, "/alicex", false),
+            // An FTP account: its home only, narrowed by its permission set.
+            (&ro_home, List, "/homes/ro/d", true),
+            (&ro_home, Read, "/homes/ro/f", true),
+            (&ro_home, Write, "/homes/ro/f", false),
+            (&ro_home, Mkdir, "/homes/ro/d", false),
+            (&ro_home, Delete, "/homes/ro/f", false),
+            (&ro_home, MoveFrom, "/homes/ro/f", false),
+            (&ro_home, List, "/homes", false),
+            (&ro_home, List, "/", false),
+            (&ro_home, Read, "/homes/other/f", false),
+            (&no_dl, List, "/homes/x", true),
+            (&no_dl, Read, "/homes/x/f", false),
+            (&no_dl, Write, "/homes/x/f", true),
+        ];
+        for (rules, op, path, want) in table {
+            assert_eq!(rules.allows(*op, &v(path)), *want, "{op:?} {path} for {rules:?}");
+        }
+    }
 }

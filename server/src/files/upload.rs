@@ -80,19 +80,8 @@ impl UserFs {
     /// target exists), parent folder exists, target not a folder or a link, and with
     /// `overwrite == false` not an existing file.
     pub async fn begin_resumable(&self, target: &VPath, overwrite: bool, length: u64) -> FileResult<StagingId> {
-        let real = match self.authorize(Op::Write, target).await {
-            Ok(real) => real,
-            Err(e) => return self.refused("upload", target, e),
-        };
-        if real.is_root() {
-            return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
-        }
         // The whole length is known up front: a quota it does not fit in refuses it now.
-        match self.quota_for(self.existing_size(&real).await).await {
-            Ok(Some(limit)) if length > limit => return self.refused("upload", target, super::quota_exceeded()),
-            Ok(_) => {}
-            Err(e) => return self.refused("upload", target, e),
-        }
+        let real = self.authorize_write(target, Some(length)).await?.real;
         let staged = match self.svc.vfs.begin_write(&real, overwrite).await {
             Ok(s) => s,
             Err(e) => return self.refused("upload", target, e.into()),
@@ -112,16 +101,7 @@ impl UserFs {
         overwrite: bool,
         length: u64,
     ) -> FileResult<ResumableWrite> {
-        let real = match self.authorize(Op::Write, target).await {
-            Ok(real) => real,
-            Err(e) => return self.refused("upload", target, e),
-        };
-        let replaced = self.existing_size(&real).await;
-        match self.quota_for(replaced).await {
-            Ok(Some(limit)) if length > limit => return self.refused("upload", target, super::quota_exceeded()),
-            Ok(_) => {}
-            Err(e) => return self.refused("upload", target, e),
-        }
+        let super::write::WriteGrant { real, replaced, .. } = self.authorize_write(target, Some(length)).await?;
         let mut staged = match self.svc.vfs.resume_staged(&real, id, overwrite).await {
             Ok(s) => s,
             Err(e) => return self.refused("upload", target, e.into()),

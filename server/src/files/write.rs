@@ -24,28 +24,41 @@ impl UserFs {
         self.start_upload(target, true, Some(offset)).await
     }
 
-    async fn start_upload(&self, target: &VPath, overwrite: bool, append_at: Option<u64>) -> FileResult<Upload> {
-        let real = match self.authorize(Op::Write, target).await {
-            Ok(real) => real,
-            Err(e) => return self.refused("upload", target, e),
+    /// The decision for a write of `target`: [`UserFs::authorize`] for [`Op::Write`] (on the
+    /// location the storage resolves), and with it the quota: the largest final size it allows
+    /// (what a replaced file frees counts back; a new file needs a file slot), and a `size`
+    /// known up front (a spooled file, a resumable upload's length) must fit in it. Refusals
+    /// are audited.
+    pub(super) async fn authorize_write(&self, target: &VPath, size: Option<u64>) -> FileResult<WriteGrant> {
+        let decide = async {
+            let real = self.authorize(Op::Write, target).await?;
+            if real.is_root() {
+                return Err(AppError::bad_request("path_invalid", "Invalid path: the root"));
+            }
+            let replaced = self.existing_size(&real).await;
+            let max_size = self.quota_for(replaced).await?;
+            if size.zip(max_size).is_some_and(|(size, max)| size > max) {
+                return Err(quota_exceeded());
+            }
+            Ok(WriteGrant { real, replaced, max_size })
         };
-        if real.is_root() {
-            return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
+        match decide.await {
+            Ok(g) => Ok(g),
+            Err(e) => self.refused("upload", target, e),
         }
-        let existing = self.existing_size(&real).await;
-        let quota_limit = match self.quota_for(existing).await {
-            Ok(limit) => limit,
-            Err(e) => return self.refused("upload", target, e),
-        };
+    }
+
+    async fn start_upload(&self, target: &VPath, overwrite: bool, append_at: Option<u64>) -> FileResult<Upload> {
+        let g = self.authorize_write(target, None).await?;
         let staged = match append_at {
-            None => self.svc.vfs.begin_write(&real, overwrite).await,
-            Some(offset) => self.svc.vfs.begin_append(&real, Some(offset)).await,
+            None => self.svc.vfs.begin_write(&g.real, overwrite).await,
+            Some(offset) => self.svc.vfs.begin_append(&g.real, Some(offset)).await,
         };
         let staged = match staged {
             Ok(s) => s,
             Err(e) => return self.refused("upload", target, e.into()),
         };
-        Ok(self.upload(staged, target, quota_limit, existing, false))
+        Ok(self.upload(staged, target, g.max_size, g.replaced, false))
     }
 
     /// Starts an upload whose target is not known yet (a form's file part that comes before
@@ -69,26 +82,16 @@ impl UserFs {
     /// any write is: on a refusal the spooled bytes are discarded and nothing is stored.
     pub async fn place(&self, mut up: Upload, target: &VPath, overwrite: bool) -> FileResult<u64> {
         up.target = target.clone();
-        let real = match self.authorize(Op::Write, target).await {
-            Ok(real) if !real.is_root() => real,
-            Ok(_) => {
-                return self.refused("upload", target, AppError::bad_request("path_invalid", "Invalid path: the root"));
+        let real = match self.authorize_write(target, Some(up.bytes_written())).await {
+            Ok(g) => {
+                up.replaced = g.replaced;
+                g.real
             }
-            Err(e) => return self.refused("upload", target, e),
-        };
-        let existing = self.existing_size(&real).await;
-        match self.quota_for(existing).await {
-            Ok(Some(limit)) if up.bytes_written() > limit => {
-                up.abort_with("quota_exceeded").await;
-                return Err(quota_exceeded());
-            }
-            Ok(_) => {}
             Err(e) => {
-                up.abort_with("quota_exceeded").await;
+                up.abort_with("refused").await;
                 return Err(e);
             }
-        }
-        up.replaced = existing;
+        };
         let Some(staged) = up.staged.take() else {
             return Err(AppError::internal("upload already finished"));
         };
@@ -154,6 +157,16 @@ impl UserFs {
         up.write(data).await?;
         up.commit().await
     }
+}
+
+/// What [`UserFs::authorize_write`] decided.
+pub(super) struct WriteGrant {
+    /// Where the write lands (link-free).
+    pub real: VPath,
+    /// Size of the file it replaces, if any.
+    pub replaced: Option<u64>,
+    /// The largest final size the quota allows (None: no quota).
+    pub max_size: Option<u64>,
 }
 
 /// An upload in progress. Dropping it without [`Upload::commit`] removes the staging file
