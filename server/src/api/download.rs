@@ -106,7 +106,8 @@ impl ApiResponse for FileResponse {
             MetaSchemaRef::Inline(Box::new(MetaSchema { format: Some("binary"), ..MetaSchema::new("string") }));
         let body = || {
             vec![
-                MetaMediaType { content_type: "application/octet-stream", schema: binary.clone() },
+                // A file goes out with the type its name suggests (`text/plain`, `image/png`, …).
+                MetaMediaType { content_type: "*/*", schema: binary.clone() },
                 MetaMediaType { content_type: "application/zip", schema: binary.clone() },
             ]
         };

@@ -12,6 +12,7 @@ mod ftp;
 mod openapi;
 mod reliability;
 mod roles;
+mod schemathesis;
 mod settings_logs;
 mod symlinks;
 mod system;
