@@ -256,18 +256,19 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
 /// spec allows (`limit` must be an integer from 1 to 1000).
 fn param_invalid(template: Option<&str>, method: &Method, e: &poem_openapi::error::ParseParamError) -> Response {
     let name = e.name;
+    // snake_case of the name: `limit`, `Upload-Length` -> `upload_length`, `userID` -> `user_id`.
     let mut code = String::new();
-    for (i, c) in name.chars().enumerate() {
-        match c {
-            '-' | ' ' => code.push('_'),
-            c if c.is_ascii_uppercase() => {
-                if i > 0 && !code.ends_with('_') {
-                    code.push('_');
-                }
-                code.push(c.to_ascii_lowercase());
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c == '-' || c == ' ' {
+            code.push('_');
+        } else {
+            if c.is_ascii_uppercase() && prev_lower {
+                code.push('_');
             }
-            c => code.push(c),
+            code.push(c.to_ascii_lowercase());
         }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
     }
     code.push_str("_invalid");
     let wanted = template.and_then(|t| spec::param_schema(t, method.as_str(), name)).and_then(|schema| {
