@@ -169,8 +169,8 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
 /// The whole HTTP application.
 pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let api = Arc::new(api::service().around(api::gate));
-    let spec = api::service().spec_endpoint();
-    let docs = api::service().swagger_ui();
+    let spec = api::spec_endpoint();
+    let docs = api::swagger_ui();
     Route::new()
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)

@@ -71,6 +71,7 @@ pub struct Snapshot {
     /// Network throughput of all interfaces but loopback.
     pub network: NetworkRate,
     /// Limits of the control group Nook runs in, when it has any (containers).
+    #[oai(nullable)]
     pub cgroup: Option<CgroupLimits>,
 }
 
@@ -114,10 +115,13 @@ pub struct NetworkRate {
 #[derive(Debug, Clone, Copy, Default, Object)]
 pub struct CgroupLimits {
     /// Memory limit in bytes, if limited.
+    #[oai(nullable)]
     pub memory_limit: Option<u64>,
     /// Memory the group uses in bytes.
+    #[oai(nullable)]
     pub memory_used: Option<u64>,
     /// CPU limit in CPUs (e.g. 1.5), if limited.
+    #[oai(nullable)]
     pub cpu_limit: Option<f64>,
 }
 

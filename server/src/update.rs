@@ -184,16 +184,21 @@ pub struct UpdateStatus {
     /// The version running now.
     pub current_version: String,
     /// The version being (or last) installed.
+    #[oai(nullable)]
     pub target_version: Option<String>,
     /// Bytes downloaded so far.
     pub downloaded: u64,
     /// Stable code of the last failure (e.g. `update_hash_mismatch`).
+    #[oai(nullable)]
     pub code: Option<String>,
     /// What went wrong, for people.
+    #[oai(nullable)]
     pub error: Option<String>,
     /// When the attempt started.
+    #[oai(nullable)]
     pub started_at: Option<DateTime<Utc>>,
     /// When it finished (installed or failed).
+    #[oai(nullable)]
     pub finished_at: Option<DateTime<Utc>>,
     /// Whether updates are configured (`[update] url` and `public_key`).
     pub configured: bool,

@@ -17,6 +17,7 @@ use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaRespon
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApi, ResponseContent};
 
+use super::field::Required;
 use super::files::{parse_path, session};
 use super::security::{DownloadAuth, TicketAuth};
 use super::{ApiResult, Auth, ErrorBody, Tag, TicketScope, ip_of};
@@ -38,7 +39,7 @@ const MAX_ZIP_PATHS: usize = 1000;
 #[derive(Debug, Object)]
 pub struct DownloadZip {
     /// Files and folders to put in the zip; each goes in under its own name.
-    pub paths: Option<Vec<String>>,
+    pub paths: Required<Vec<String>>,
     /// Deflate the entries (default: stored, which is faster and right for photos and video).
     pub compress: Option<bool>,
 }
@@ -105,7 +106,8 @@ impl ApiResponse for FileResponse {
             MetaSchemaRef::Inline(Box::new(MetaSchema { format: Some("binary"), ..MetaSchema::new("string") }));
         let body = || {
             vec![
-                MetaMediaType { content_type: "application/octet-stream", schema: binary.clone() },
+                // A file goes out with the type its name suggests (`text/plain`, `image/png`, …).
+                MetaMediaType { content_type: "*/*", schema: binary.clone() },
                 MetaMediaType { content_type: "application/zip", schema: binary.clone() },
             ]
         };
@@ -248,7 +250,7 @@ impl DownloadApi {
         auth: Auth,
         body: Json<DownloadZip>,
     ) -> ApiResult<ZipResponse> {
-        let paths = zip_paths(body.0.paths.unwrap_or_default())?;
+        let paths = zip_paths(body.0.paths.0.unwrap_or_default())?;
         zip_of(&state, req, auth.principal(), &paths, body.0.compress.unwrap_or(false)).await
     }
 

@@ -11,6 +11,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 use tokio::io::AsyncReadExt;
 
+use super::field::Required;
 use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
 use crate::error::AppError;
 use crate::files::{EntryInfo, Proto, UserFs};
@@ -59,6 +60,7 @@ pub struct FileEntry {
     /// Size in bytes (0 for folders).
     pub size: u64,
     /// Last modification time (RFC 3339), when known.
+    #[oai(nullable)]
     pub modified: Option<String>,
     /// MIME type guessed from the name (`inode/directory` for folders).
     pub mime: String,
@@ -260,11 +262,11 @@ pub struct Listing {
 #[derive(Debug, Object)]
 pub struct NewFile {
     /// Name of the new file.
-    pub file_name: Option<String>,
+    pub file_name: Required<String>,
     /// Folder to create it in (default `/`).
     pub path: Option<String>,
     /// Text content of the file.
-    pub file_content: Option<String>,
+    pub file_content: Required<String>,
 }
 
 /// `{"status": ..., "path": ...}`.
@@ -284,14 +286,14 @@ fn status_path(status: &str, path: &VPath) -> Json<StatusPath> {
 #[derive(Debug, Object)]
 pub struct PathBody {
     /// Path of the file or folder.
-    pub path: Option<String>,
+    pub path: Required<String>,
 }
 
 /// Body of `/api/edit_file`.
 #[derive(Debug, Object)]
 pub struct EditFile {
     /// Path of the file to replace.
-    pub path: Option<String>,
+    pub path: Required<String>,
     /// New content (default empty).
     pub file_content: Option<String>,
 }
@@ -316,18 +318,18 @@ pub struct FileContent {
 #[derive(Debug, Object)]
 pub struct RenameFile {
     /// Current name of the file.
-    pub file_name: Option<String>,
+    pub file_name: Required<String>,
     /// New name.
-    pub new_name: Option<String>,
-    /// Folder holding the file (default `/`).
-    pub path: Option<String>,
+    pub new_name: Required<String>,
+    /// Folder holding the file.
+    pub path: Required<String>,
 }
 
 /// Body of `/api/create_folder`.
 #[derive(Debug, Object)]
 pub struct CreateFolder {
     /// Name of the new folder.
-    pub folder_name: Option<String>,
+    pub folder_name: Required<String>,
     /// Folder to create it in (default `/`).
     pub path: Option<String>,
 }
@@ -336,9 +338,9 @@ pub struct CreateFolder {
 #[derive(Debug, Object)]
 pub struct RenameFolder {
     /// Current name of the folder.
-    pub folder_name: Option<String>,
+    pub folder_name: Required<String>,
     /// New name.
-    pub new_name: Option<String>,
+    pub new_name: Required<String>,
     /// Folder holding it (default `/`).
     pub path: Option<String>,
 }
@@ -418,8 +420,10 @@ impl FilesApi {
         /// `asc` (default) or `desc`.
         order: Query<Option<SortOrder>>,
         /// Entries to skip.
+        #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<u64>>,
         /// Most entries to return (default all).
+        #[oai(validator(minimum(value = "0")))]
         limit: Query<Option<u64>>,
         /// Include names starting with a dot.
         show_hidden: Query<Option<bool>>,
@@ -470,7 +474,7 @@ impl FilesApi {
         body: Json<NewFile>,
     ) -> ApiResult<Json<StatusPath>> {
         let b = body.0;
-        let (Some(name), Some(content)) = (b.file_name.filter(|n| !n.is_empty()), b.file_content) else {
+        let (Some(name), Some(content)) = (b.file_name.0.filter(|n| !n.is_empty()), b.file_content.0) else {
             return Err(AppError::bad_request("fields_missing", "No file name or content provided").into());
         };
         let fs = session(&state, req, &auth);
@@ -694,6 +698,7 @@ impl FilesApi {
         /// Text the name must contain.
         q: Query<Option<String>>,
         /// Most hits (1–1000, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<SearchResult>> {
         let dir = dir_or_root(path.0.as_deref())?;
@@ -701,9 +706,6 @@ impl FilesApi {
             return Err(AppError::bad_request("query_missing", "No search text provided").into());
         };
         let limit = limit.0.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            return Err(AppError::bad_request("limit_invalid", "limit must be between 1 and 1000").into());
-        }
         let (hits, truncated) = session(&state, req, &auth).search(&dir, q.trim(), limit as usize).await?;
         Ok(Json(SearchResult { entries: hits.iter().map(FileEntry::from).collect(), truncated }))
     }

@@ -8,6 +8,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
+use super::field::Required;
 use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
 use crate::accounts::{AccountInput, from_letters, parse_home, to_letters};
 use crate::audit::AuditEvent;
@@ -25,6 +26,7 @@ pub struct FtpUserView {
     /// Login name.
     pub username: String,
     /// Always null: passwords are never returned.
+    #[oai(nullable)]
     pub password: Option<String>,
     /// Home folder (a virtual path under the storage root); the account cannot leave it.
     pub path: String,
@@ -69,7 +71,7 @@ impl From<&FtpAccountRow> for FtpUserView {
 #[derive(Debug, Object)]
 pub struct FtpUserBody {
     /// FTP login name.
-    pub username: Option<String>,
+    pub username: Required<String>,
     /// Password (8–1024 bytes); on edit, absent or empty keeps the current one.
     pub password: Option<String>,
     /// Home folder; must exist. Default `/` on create.
@@ -92,7 +94,7 @@ pub struct FtpUserBody {
 #[derive(Debug, Object)]
 pub struct FtpUserName {
     /// FTP login name.
-    pub username: Option<String>,
+    pub username: Required<String>,
 }
 
 /// The FTP server's state.
@@ -101,16 +103,20 @@ pub struct FtpStatusView {
     /// Whether the server is listening.
     pub running: bool,
     /// The address it listens on.
+    #[oai(nullable)]
     pub listen: Option<String>,
     /// The passive port range.
+    #[oai(nullable)]
     pub passive_ports: Option<String>,
     /// Whether FTPS (AUTH TLS) is available.
     pub ftps: bool,
     /// Open control connections.
     pub sessions: u64,
     /// When it started (RFC 3339).
+    #[oai(nullable)]
     pub since: Option<String>,
     /// The last start failure, if any.
+    #[oai(nullable)]
     pub last_error: Option<String>,
 }
 
@@ -124,7 +130,7 @@ pub struct FtpStarted {
 }
 
 fn input_from(b: FtpUserBody, base: Option<&FtpAccountRow>) -> Result<AccountInput, AppError> {
-    let username = b.username.filter(|u| !u.is_empty()).or_else(|| base.map(|a| a.username.clone()));
+    let username = b.username.0.filter(|u| !u.is_empty()).or_else(|| base.map(|a| a.username.clone()));
     let Some(username) = username else {
         return Err(AppError::bad_request("fields_missing", "No username, password or permissions provided"));
     };
@@ -193,7 +199,7 @@ impl FtpApi {
         auth: Auth,
         body: Json<FtpUserName>,
     ) -> ApiResult<Json<StatusBody>> {
-        let Some(name) = body.0.username.filter(|u| !u.is_empty()) else {
+        let Some(name) = body.0.username.0.filter(|u| !u.is_empty()) else {
             return Err(AppError::bad_request("username_missing", "No username provided").into());
         };
         let a = state.accounts.get_by_name(&name).await?;
@@ -221,7 +227,7 @@ impl FtpApi {
         auth: Auth,
         body: Json<FtpUserBody>,
     ) -> ApiResult<Json<StatusBody>> {
-        let Some(name) = body.0.username.clone().filter(|u| !u.is_empty()) else {
+        let Some(name) = body.0.username.0.clone().filter(|u| !u.is_empty()) else {
             return Err(AppError::bad_request("username_missing", "No username provided").into());
         };
         let current = state.accounts.get_by_name(&name).await?;

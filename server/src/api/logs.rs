@@ -43,8 +43,10 @@ impl LogsApi {
         state: Data<&Arc<AppState>>,
         _auth: Auth,
         /// Most entries to return (1–1000, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// Entries to skip.
+        #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<u64>>,
         /// Only this action.
         action: Query<Option<String>>,
@@ -56,9 +58,6 @@ impl LogsApi {
         since: Query<Option<String>>,
     ) -> ApiResult<Json<Vec<LogEntry>>> {
         let limit = limit.0.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            return Err(AppError::bad_request("limit_invalid", "limit must be between 1 and 1000").into());
-        }
         let since = match since.0.filter(|s| !s.is_empty()) {
             Some(s) => Some(
                 chrono::DateTime::parse_from_rfc3339(&s)

@@ -6,12 +6,14 @@
 mod body;
 mod download;
 pub mod error;
+pub mod field;
 pub mod files;
 mod ftp;
 mod logs;
 mod roles;
 mod security;
 mod settings;
+pub mod spec;
 mod system;
 mod transfer;
 mod users;
@@ -83,13 +85,25 @@ pub fn service() -> OpenApiService<Apis, ()> {
     )
 }
 
-/// The spec as pretty JSON, exactly as committed in `openapi/openapi.json`.
+/// The spec as pretty JSON, exactly as committed in `openapi/openapi.json` and served at
+/// `/api/openapi.json`: poem-openapi's, plus what the gate answers ([`spec`]).
 pub fn spec_json() -> String {
-    let mut s = service().spec();
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
+    let mut s = serde_json::to_string_pretty(spec::spec()).unwrap_or_default();
+    s.push('\n');
     s
+}
+
+/// `/api/openapi.json`.
+pub fn spec_endpoint() -> impl Endpoint {
+    let body = spec_json();
+    poem::endpoint::make_sync(move |_| Response::builder().content_type("application/json").body(body.clone()))
+}
+
+/// The Swagger UI at `/api/docs`, showing the same spec as `/api/openapi.json`.
+pub fn swagger_ui() -> impl Endpoint {
+    let raw = service().spec();
+    let html = service().swagger_ui_html().replacen(&raw, &spec_json(), 1);
+    poem::endpoint::make_sync(move |_| poem::web::Html(html.clone()))
 }
 
 /// Every `(path, needs_auth)` of the spec: the role map's endpoint list.
@@ -156,23 +170,30 @@ pub async fn track<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Respon
 
 /// The gate in front of every API operation. Responses under `/api/tus` — refusals by the
 /// gate and parse errors included — carry `Tus-Resumable`, as the tus protocol requires.
+/// A 405 names the methods the path does answer (`Allow`, from the spec's operations).
 pub async fn gate<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
-    let path = req.uri().path();
-    if path.starts_with("/api/v1/") {
-        let resp = match gate_inner(ep, req).await {
-            Ok(resp) => resp,
-            Err(e) => json_errors(e).await,
-        };
-        return Ok(v1_error_shape(resp).await);
-    }
-    if path != "/api/tus" && !path.starts_with("/api/tus/") {
-        return gate_inner(ep, req).await;
-    }
+    let path = req.uri().path().to_string();
+    let template = req.data::<Arc<AppState>>().and_then(|s| s.roles.template(&path).map(str::to_string));
     let mut resp = match gate_inner(ep, req).await {
         Ok(resp) => resp,
-        Err(e) => json_errors(e).await,
+        Err(e) if path.starts_with("/api/v1/") || path == "/api/tus" || path.starts_with("/api/tus/") => {
+            json_errors(e).await
+        }
+        Err(e) if e.status() == StatusCode::METHOD_NOT_ALLOWED => json_errors(e).await,
+        Err(e) => return Err(e),
     };
-    resp.headers_mut().insert("Tus-Resumable", HeaderValue::from_static(transfer::TUS_VERSION));
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = template.as_deref().and_then(spec::allowed_methods)
+        && let Ok(value) = HeaderValue::from_str(allow)
+    {
+        resp.headers_mut().insert(header::ALLOW, value);
+    }
+    if path.starts_with("/api/v1/") {
+        return Ok(v1_error_shape(resp).await);
+    }
+    if path == "/api/tus" || path.starts_with("/api/tus/") {
+        resp.headers_mut().insert("Tus-Resumable", HeaderValue::from_static(transfer::TUS_VERSION));
+    }
     Ok(resp)
 }
 
@@ -231,9 +252,59 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
     if !streaming && let Err(e) = limit_json_body(&mut req, body_limit).await {
         return Ok(error_response(e));
     }
-    let mut resp = ep.call(req).await?.into_response();
+    let method = req.method().clone();
+    let mut resp = match ep.call(req).await {
+        Ok(resp) => resp.into_response(),
+        Err(e) => match e.downcast_ref::<poem_openapi::error::ParseParamError>() {
+            Some(p) => param_invalid(state.roles.template(&path), &method, p),
+            None => return Err(e),
+        },
+    };
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// A parameter that does not parse or is out of range: `400 <name>_invalid`, saying what the
+/// spec allows (`limit` must be an integer from 1 to 1000).
+fn param_invalid(template: Option<&str>, method: &Method, e: &poem_openapi::error::ParseParamError) -> Response {
+    let name = e.name;
+    // snake_case of the name: `limit`, `Upload-Length` -> `upload_length`, `userID` -> `user_id`.
+    let mut code = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c == '-' || c == ' ' {
+            code.push('_');
+        } else {
+            if c.is_ascii_uppercase() && prev_lower {
+                code.push('_');
+            }
+            code.push(c.to_ascii_lowercase());
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+    }
+    code.push_str("_invalid");
+    let wanted = template.and_then(|t| spec::param_schema(t, method.as_str(), name)).and_then(|schema| {
+        let bound = |k: &str| schema[k].as_i64().map(|n| n.to_string());
+        match (schema["type"].as_str(), &schema["enum"]) {
+            (_, serde_json::Value::Array(values)) => {
+                let names: Vec<String> = values.iter().filter_map(|v| v.as_str()).map(|v| format!("`{v}`")).collect();
+                Some(format!("one of {}", names.join(", ")))
+            }
+            (Some("integer"), _) => Some(match (bound("minimum"), bound("maximum")) {
+                (Some(lo), Some(hi)) => format!("an integer from {lo} to {hi}"),
+                (Some(lo), None) => format!("an integer of at least {lo}"),
+                (None, Some(hi)) => format!("an integer of at most {hi}"),
+                (None, None) => "an integer".to_string(),
+            }),
+            (Some("boolean"), _) => Some("`true` or `false`".to_string()),
+            _ => None,
+        }
+    });
+    let message = match wanted {
+        Some(w) => format!("`{name}` must be {w}"),
+        None => format!("Invalid `{name}`: {}", e.reason),
+    };
+    (StatusCode::BAD_REQUEST, ErrorBody::new(&code, message)).into_response()
 }
 
 /// Query-string keys that name a file or folder.
@@ -388,6 +459,10 @@ async fn limit_json_body(req: &mut Request, limit: u64) -> Result<(), AppError> 
 pub async fn json_errors(err: poem::Error) -> Response {
     let status = err.status();
     let message = err.to_string();
+    let content_type = match err.downcast_ref::<poem_openapi::error::ContentTypeError>() {
+        Some(poem_openapi::error::ContentTypeError::NotSupported { content_type }) => Some(content_type.clone()),
+        _ => None,
+    };
     let resp = err.into_response();
     let is_json = resp
         .headers()
@@ -402,7 +477,13 @@ pub async fn json_errors(err: poem::Error) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed".to_string()),
         StatusCode::UNAUTHORIZED => ("unauthorized", "Unauthorized".to_string()),
         StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "Request body too large".to_string()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", message),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            let got = match &content_type {
+                Some(ct) => format!("this request's is `{ct}`"),
+                None => "this request has none".to_string(),
+            };
+            ("unsupported_media_type", format!("Send a JSON body with `Content-Type: application/json` ({got})"))
+        }
         s if s.is_client_error() => ("bad_request", message),
         _ => {
             tracing::error!(error = %message, "unhandled error");

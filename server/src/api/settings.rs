@@ -28,8 +28,10 @@ pub struct SettingInfo {
     /// `text`, `integer` or `boolean`.
     pub kind: String,
     /// Smallest allowed integer (integers only).
+    #[oai(nullable)]
     pub min: Option<i64>,
     /// Largest allowed integer, or longest text.
+    #[oai(nullable)]
     pub max: Option<i64>,
     /// What the setting does.
     pub help: String,

@@ -11,6 +11,7 @@ use poem::web::Data;
 use poem_openapi::payload::{EventStream, Json, PlainText};
 use poem_openapi::{Object, OpenApi};
 
+use super::field::Required;
 use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
 use crate::audit::AuditEvent;
 use crate::error::AppError;
@@ -53,7 +54,7 @@ pub struct ResourceHistory {
 pub struct RunCommand {
     /// Program and arguments, split with shell-word rules (quotes group words; nothing is
     /// interpreted by a shell). The program must be an absolute path on the allowlist.
-    pub command: Option<String>,
+    pub command: Required<String>,
 }
 
 /// What a command did.
@@ -64,6 +65,7 @@ pub struct CommandResult {
     /// stdout and stderr as they arrived, cut at the output cap.
     pub output: String,
     /// Exit code; absent when the program was killed (timeout or signal).
+    #[oai(nullable)]
     pub exit_code: Option<i32>,
     /// The program ran past the timeout and was killed.
     pub timed_out: bool,
@@ -172,7 +174,7 @@ impl SystemApi {
         body: Json<RunCommand>,
     ) -> ApiResult<Json<CommandResult>> {
         let event = AuditEvent::new("command").actor(&auth.principal().username).ip(ip_of(req));
-        let raw = body.0.command.unwrap_or_default();
+        let raw = body.0.command.0.unwrap_or_default();
         let argv = match state.commands.parse(&raw) {
             Ok(argv) => argv,
             Err(e) => {

@@ -9,6 +9,7 @@ use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
 use std::sync::Arc;
 
+use super::field::{Required, fields_missing};
 use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
 use crate::access::paths::{parse_path_list, to_json_string};
 use crate::audit::AuditEvent;
@@ -24,9 +25,9 @@ pub struct UsersApi;
 #[derive(Debug, Object)]
 pub struct LoginRequest {
     /// Username.
-    pub username: Option<String>,
+    pub username: Required<String>,
     /// Password.
-    pub password: Option<String>,
+    pub password: Required<String>,
 }
 
 /// A fresh login token.
@@ -50,6 +51,7 @@ pub struct UserView {
     /// Login name.
     pub username: String,
     /// Always null: Nook never returns passwords or hashes.
+    #[oai(nullable)]
     pub password: Option<String>,
     /// Display name.
     pub name: String,
@@ -101,13 +103,14 @@ impl From<&UserRow> for UserView {
 #[derive(Debug, Object)]
 pub struct CreateUser {
     /// Login name: 1–64 of letters, digits, `.`, `_`, `-`.
-    pub username: Option<String>,
+    pub username: Required<String>,
     /// Password: 8 to 1024 bytes.
-    pub password: Option<String>,
-    /// Display name.
+    pub password: Required<String>,
+    /// Display name (default: the username).
     pub name: Option<String>,
     /// Role (`admin`, `user` or a custom role).
-    pub role: Option<String>,
+    #[oai(default = "default_role")]
+    pub role: String,
     /// Readable paths: a JSON-encoded string (`"[\"/photos\"]"`) or an array.
     pub paths: Option<Value>,
     /// Writable paths: a JSON-encoded string or an array.
@@ -134,7 +137,7 @@ pub struct CreatedView {
 #[derive(Debug, Object)]
 pub struct DeleteUser {
     /// Username to delete.
-    pub username: Option<String>,
+    pub username: Required<String>,
 }
 
 /// Changes to a user; omitted fields stay as they are.
@@ -189,11 +192,15 @@ pub struct EditedView {
     /// What happened.
     pub status: String,
     /// The new API key, when one was requested (shown once).
-    #[oai(rename = "API_KEY", skip_serializing_if_is_none)]
+    #[oai(rename = "API_KEY", skip_serializing_if_is_none, nullable)]
     pub api_key: Option<String>,
     /// A fresh token for the caller, when the edit ended the caller's older tokens.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub token: Option<String>,
+}
+
+fn default_role() -> String {
+    "user".to_string()
 }
 
 fn settings_text(v: Option<Value>) -> Option<String> {
@@ -218,7 +225,7 @@ impl UsersApi {
         req: &Request,
         body: Json<LoginRequest>,
     ) -> ApiResult<Json<LoginView>> {
-        let (Some(username), Some(password)) = (body.0.username, body.0.password) else {
+        let (Some(username), Some(password)) = (body.0.username.0, body.0.password.0) else {
             return Err(AppError::bad_request("credentials_missing", "No username or password provided").into());
         };
         let ip = ip_of(req).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
@@ -246,14 +253,18 @@ impl UsersApi {
         body: Json<CreateUser>,
     ) -> ApiResult<Json<CreatedView>> {
         let b = body.0;
-        let (Some(username), Some(password), Some(name), Some(role)) = (b.username, b.password, b.name, b.role) else {
-            return Err(AppError::bad_request("fields_missing", "No username, password, name or role provided").into());
+        let missing: Vec<&str> = [("username", b.username.is_none()), ("password", b.password.is_none())]
+            .into_iter()
+            .filter_map(|(field, missing)| missing.then_some(field))
+            .collect();
+        let (Some(username), Some(password)) = (b.username.0, b.password.0) else {
+            return Err(fields_missing(&missing).into());
         };
         let new = NewUser {
+            name: b.name.unwrap_or_else(|| username.clone()),
             username,
             password,
-            name,
-            role,
+            role: b.role,
             paths: path_list(b.paths)?.unwrap_or_default(),
             paths_write: path_list(b.paths_write)?.unwrap_or_default(),
             ftp_users: b.ftp_users.unwrap_or_default(),
@@ -281,7 +292,7 @@ impl UsersApi {
         auth: Auth,
         body: Json<DeleteUser>,
     ) -> ApiResult<Json<StatusBody>> {
-        let Some(username) = body.0.username.filter(|u| !u.is_empty()) else {
+        let Some(username) = body.0.username.0.filter(|u| !u.is_empty()) else {
             return Err(AppError::bad_request("username_missing", "No username provided").into());
         };
         let user = state.users.get_by_name(&username).await?;

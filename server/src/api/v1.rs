@@ -459,8 +459,10 @@ impl V1Api {
         state: Data<&Arc<AppState>>,
         _auth: V1Auth,
         /// Users to skip.
+        #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<u64>>,
         /// Most users to return (1–500, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
         /// `ASC` (default) or `DESC` by username.
         order: Query<Option<Order>>,
@@ -468,9 +470,6 @@ impl V1Api {
         username: Query<Option<String>>,
     ) -> V1Result<Json<Vec<User>>> {
         let limit = limit.0.unwrap_or(100);
-        if !(1..=500).contains(&limit) {
-            return Err(AppError::bad_request("limit_invalid", "limit must be between 1 and 500").into());
-        }
         let rows = state
             .accounts
             .list(username.0.as_deref(), order.0 == Some(Order::Desc), offset.0.unwrap_or(0), limit)

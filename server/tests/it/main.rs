@@ -13,6 +13,7 @@ mod ftp_conformance;
 mod openapi;
 mod reliability;
 mod roles;
+mod schemathesis;
 mod settings_logs;
 mod symlinks;
 mod system;

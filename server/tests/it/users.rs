@@ -56,11 +56,7 @@ async fn bad_path_lists_are_refused_and_nothing_is_created() {
 async fn create_refuses_missing_fields_bad_names_and_bad_passwords() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let r = app
-        .post("/api/user/create", &admin, json!({"username": "x", "password": "password-1"}))
-        .send()
-        .await
-        .expect("create");
+    let r = app.post("/api/user/create", &admin, json!({"username": "x"})).send().await.expect("create");
     expect_error(r, StatusCode::BAD_REQUEST, "fields_missing").await;
     let long = "a".repeat(300);
     for bad in ["..", "a/b", "a\u{0}b", long.as_str(), "", "-x", "with space"] {
@@ -235,4 +231,48 @@ async fn seed_002_required_fields_are_required() {
         let got = expect_error(r, StatusCode::BAD_REQUEST, "fields_missing").await;
         assert!(got["error"].as_str().is_some_and(|e| e.contains("username or id")), "{body}: {got}");
     }
+}
+
+#[tokio::test]
+async fn create_user_names_the_missing_field_and_the_spec_marks_it_required() {
+    let spec: serde_json::Value = serde_json::from_str(&nook::api::spec_json()).expect("spec");
+    let required = spec["components"]["schemas"]["CreateUser"]["required"].clone();
+    assert_eq!(required, json!(["username", "password"]), "CreateUser.required");
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    for (body, names) in [
+        (json!({"password": "password-1"}), vec!["`username`"]),
+        (json!({"username": null, "password": "password-1"}), vec!["`username`"]),
+        (json!({"username": "nopass", "name": "N", "role": "user"}), vec!["`password`"]),
+        (json!({}), vec!["`username`", "`password`"]),
+    ] {
+        let r = app.post("/api/user/create", &admin, body.clone()).send().await.expect("create");
+        let got = expect_error(r, StatusCode::BAD_REQUEST, "fields_missing").await;
+        let text = got["error"].as_str().unwrap_or_default();
+        for name in names {
+            assert!(text.contains(name), "{body}: {got} does not name {name}");
+        }
+    }
+    let (_, all) = json_of(app.get("/api/user/get_all", &admin).send().await.expect("get_all")).await;
+    assert_eq!(all.as_array().expect("array").len(), 1, "nothing was created: {all}");
+}
+
+#[tokio::test]
+async fn create_user_defaults_name_to_the_username_and_role_to_user() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let r = app
+        .post("/api/user/create", &admin, json!({"username": "dora", "password": "dora-password"}))
+        .send()
+        .await
+        .expect("create");
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, all) = json_of(app.get("/api/user/get_all", &admin).send().await.expect("get_all")).await;
+    let dora = all.as_array().expect("array").iter().find(|u| u["username"] == "dora").expect("dora").clone();
+    assert_eq!(dora["name"], "dora");
+    assert_eq!(dora["role"], "user");
+    let token = app.login("dora", "dora-password").await;
+    let (status, me) = json_of(app.get("/api/user/get_self", &token).send().await.expect("self")).await;
+    assert_eq!((status, me["role"].clone()), (StatusCode::OK, json!("user")));
 }
