@@ -60,6 +60,8 @@ enum Msg {
 #[derive(Clone)]
 pub struct Audit {
     tx: mpsc::Sender<Msg>,
+    /// For reading the log back ([`Audit::query`]).
+    db: DatabaseConnection,
     counters: std::sync::Arc<AuditCounters>,
     /// True while the writer cannot write (it retries): flushes do not wait for it then.
     failing: watch::Receiver<bool>,
@@ -121,8 +123,15 @@ impl Audit {
         let (tx, rx) = mpsc::channel(CHANNEL);
         let (failing_tx, failing) = watch::channel(false);
         let counters = std::sync::Arc::<AuditCounters>::default();
-        let task = tokio::spawn(writer(db, rx, Writer { counters: counters.clone(), failing: failing_tx }));
-        (Audit { tx, counters, failing }, task)
+        let task = tokio::spawn(writer(db.clone(), rx, Writer { counters: counters.clone(), failing: failing_tx }));
+        (Audit { tx, db, counters, failing }, task)
+    }
+
+    /// Events matching `filter`, newest first, including everything recorded before this call
+    /// (the queue is flushed first, unless the database is refusing writes).
+    pub async fn query(&self, filter: &crate::db::AuditFilter) -> crate::error::AppResult<Vec<AuditRow>> {
+        self.flush().await;
+        crate::db::query_audit(&self.db, filter).await
     }
 
     /// Queues an event. Never blocks: if the queue is full the event is handed to a task that
@@ -288,7 +297,7 @@ mod tests {
         // A queue nobody reads: the writer is stalled.
         let (tx, _rx) = tokio::sync::mpsc::channel(super::CHANNEL);
         let (_failing_tx, failing) = tokio::sync::watch::channel(false);
-        let audit = super::Audit { tx, counters: Default::default(), failing };
+        let audit = super::Audit { tx, db: Default::default(), counters: Default::default(), failing };
         let extra = 10;
         for _ in 0..super::CHANNEL as u64 + super::OVERFLOW_MAX + extra {
             audit.record(super::AuditEvent::new("download"));

@@ -131,7 +131,7 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     let tree = vfs::MountTable::new(Arc::new(vfs));
     let files = files::FileService::new(Arc::new(tree), audit.clone(), limits);
     let tus = files::tus::TusService::new(db.clone(), files.clone(), config.files.upload_expiry.0);
-    let accounts = Arc::new(accounts::AccountService::new(db.clone(), auth.clone(), files.clone()));
+    let accounts = Arc::new(accounts::AccountService::new(db.clone(), auth.clone(), files.clone(), audit.clone()));
     let ftp = Arc::new(ftp::FtpController::new(
         db.clone(),
         config.ftp.clone(),

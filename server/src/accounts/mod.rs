@@ -24,7 +24,8 @@ use crate::files::{Access, Bandwidth, FileResult, Proto, Quota, QuotaBook, Rules
 use crate::vfs::VPath;
 use sessions::{Login, WebUserStamp};
 pub use transfer::{
-    AccountInput, AccountService, V1_PERMISSIONS, check_v1_permissions, from_letters, parse_home, perms_of, to_letters,
+    AccountInput, AccountService, Editor, V1_PERMISSIONS, check_v1_permissions, from_letters, parse_home, perms_of,
+    to_letters,
 };
 
 /// What a signed-in session may do, whatever protocol it came in on.

@@ -25,6 +25,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use sea_orm::DatabaseConnection;
 
+use crate::audit::{Audit, AuditEvent};
 use crate::auth::password::check_password_policy;
 use crate::auth::{AuthService, Principal};
 use crate::db::{self, FtpAccountRow};
@@ -147,10 +148,32 @@ pub struct AccountInput {
 /// Quota scans in progress: username → start time (ms).
 type Scans = Arc<Mutex<HashMap<String, i64>>>;
 
+/// Who changes an account, from where, and through which API (for the audit log).
+#[derive(Debug, Clone, Copy)]
+pub struct Editor<'a> {
+    pub who: &'a Principal,
+    pub ip: Option<std::net::IpAddr>,
+    /// `ftp` (seed 002's `/api/ftp`) or `v1` (SFTPGo's).
+    pub api: &'static str,
+}
+
+impl Editor<'_> {
+    fn record(&self, audit: &Audit, action: &'static str, a: &FtpAccountRow) {
+        audit.record(AuditEvent::new(action).actor(&self.who.username).ip(self.ip).detail(format!(
+            "{} home={} perms={} via={}",
+            a.username,
+            a.home,
+            a.permissions.join(","),
+            self.api
+        )));
+    }
+}
+
 pub struct AccountService {
     db: DatabaseConnection,
     auth: Arc<AuthService>,
     files: FileService,
+    audit: Audit,
     scans: Scans,
     /// Live FTP sessions: an account's end when it is edited or deleted.
     sessions: Arc<Registry>,
@@ -163,11 +186,12 @@ fn not_found() -> AppError {
 }
 
 impl AccountService {
-    pub fn new(db: DatabaseConnection, auth: Arc<AuthService>, files: FileService) -> Self {
+    pub fn new(db: DatabaseConnection, auth: Arc<AuthService>, files: FileService, audit: Audit) -> Self {
         Self {
             db,
             auth,
             files,
+            audit,
             scans: Arc::new(Mutex::new(HashMap::new())),
             sessions: Arc::new(Registry::default()),
             generation: AtomicU64::new(0),
@@ -261,15 +285,17 @@ impl AccountService {
         db::find_ftp_account_by_name(&self.db, username).await
     }
 
-    pub async fn create(&self, input: AccountInput, actor: &Principal, create_home: bool) -> AppResult<FtpAccountRow> {
+    /// Creates an account (audited); with `create_home` a missing home is created, else it
+    /// must exist.
+    pub async fn create(&self, input: AccountInput, by: Editor<'_>, create_home: bool) -> AppResult<FtpAccountRow> {
         self.validate(&input)?;
         let Some(password) = input.password.clone() else {
             return Err(AppError::bad_request("password_invalid", "A password is required"));
         };
         if create_home {
-            self.ensure_home(&input.home, actor).await?;
+            self.ensure_home(&input.home, by.who).await?;
         } else {
-            self.require_home(&input.home, actor).await?;
+            self.require_home(&input.home, by.who).await?;
         }
         let hash = self.auth.hasher.hash(&password).await?;
         let now = Utc::now();
@@ -293,7 +319,9 @@ impl AccountService {
             created_at: now,
             updated_at: now,
         };
-        db::insert_ftp_account(&self.db, &row).await
+        let saved = db::insert_ftp_account(&self.db, &row).await?;
+        by.record(&self.audit, "ftp_user_create", &saved);
+        Ok(saved)
     }
 
     /// 404 `not_found` when the home does not exist (seed 002 `create_user`).
@@ -314,15 +342,15 @@ impl AccountService {
         &self,
         id: i64,
         input: AccountInput,
-        actor: &Principal,
+        by: Editor<'_>,
         create_home: bool,
     ) -> AppResult<FtpAccountRow> {
         self.validate(&input)?;
         let mut row = self.get(id).await?;
         if create_home {
-            self.ensure_home(&input.home, actor).await?;
+            self.ensure_home(&input.home, by.who).await?;
         } else {
-            self.require_home(&input.home, actor).await?;
+            self.require_home(&input.home, by.who).await?;
         }
         if let Some(p) = &input.password {
             row.password_hash = self.auth.hasher.hash(p).await?;
@@ -341,14 +369,16 @@ impl AccountService {
         row.updated_at = Utc::now();
         let saved = db::save_ftp_account(&self.db, &row).await?;
         self.changed(id);
+        by.record(&self.audit, "ftp_user_edit", &saved);
         Ok(saved)
     }
 
-    /// Deletes an account and ends its sessions.
-    pub async fn delete(&self, id: i64) -> AppResult<FtpAccountRow> {
+    /// Deletes an account (audited) and ends its sessions. Its files stay.
+    pub async fn delete(&self, id: i64, by: Editor<'_>) -> AppResult<FtpAccountRow> {
         let row = self.get(id).await?;
         db::delete_ftp_account(&self.db, id).await?;
         self.changed(id);
+        by.record(&self.audit, "ftp_user_delete", &row);
         Ok(row)
     }
 

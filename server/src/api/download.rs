@@ -24,12 +24,12 @@ use super::{ApiResult, Auth, ErrorBody, Tag, TicketScope, ip_of};
 use crate::audit::AuditEvent;
 use crate::auth::{AuthMethod, TicketTarget};
 use crate::error::AppError;
-use crate::files::Proto;
 use crate::files::download::{ByteStream, DownloadTarget, download_not_found};
 use crate::files::zip::{ZipLayout, ZipOptions};
 use crate::state::AppState;
 use crate::vfs::{Entry, VPath};
 
+#[derive(Default)]
 pub struct DownloadApi;
 
 /// Most paths one `/api/download_zip` request may name.
@@ -203,7 +203,7 @@ impl DownloadApi {
             return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket").into());
         }
         let (inline, compress) = (flag("inline", inline.0.as_deref())?, flag("compress", compress.0.as_deref())?);
-        let fs = state.files.session(principal, ip_of(req), Proto::Http);
+        let fs = super::files_of(&state, req, principal);
         match fs.open_for_download(&path).await.map_err(download_not_found)? {
             DownloadTarget::Folder(_) => {
                 let opts = ZipOptions { compress, max_entries: state.config.files.zip_max_entries };
@@ -211,6 +211,7 @@ impl DownloadApi {
                 Ok(FileResponse(zip_response(body, path.name().unwrap_or("download"))))
             }
             DownloadTarget::File(open) => {
+                let open = *open;
                 let entry = open.entry().clone();
                 let v = Validators::of(&entry);
                 let headers = req.headers();
@@ -361,7 +362,7 @@ async fn zip_of(
     paths: &[VPath],
     compress: bool,
 ) -> ApiResult<ZipResponse> {
-    let fs = state.files.session(principal, ip_of(req), Proto::Http);
+    let fs = super::files_of(state, req, principal);
     let opts = ZipOptions { compress, max_entries: state.config.files.zip_max_entries };
     let stream = fs.zip(paths, ZipLayout::Named, opts).await?;
     let name = zip_name(state, paths);

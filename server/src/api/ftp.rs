@@ -10,12 +10,13 @@ use poem_openapi::{Object, OpenApi};
 
 use super::field::Required;
 use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
-use crate::accounts::{AccountInput, from_letters, parse_home, to_letters};
+use crate::accounts::{AccountInput, Editor, from_letters, parse_home, to_letters};
 use crate::audit::AuditEvent;
 use crate::db::FtpAccountRow;
 use crate::error::AppError;
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct FtpApi;
 
 /// An FTP account as `/api/ftp/get_users` shows it.
@@ -178,15 +179,7 @@ impl FtpApi {
             return Err(AppError::bad_request("fields_missing", "No username, password or permissions provided").into());
         }
         let input = input_from(body.0, None)?;
-        let a = state.accounts.create(input, auth.principal(), false).await?;
-        state.audit.record(
-            AuditEvent::new("ftp_user_create").actor(&auth.principal().username).ip(ip_of(req)).detail(format!(
-                "{} home={} perms={}",
-                a.username,
-                a.home,
-                a.permissions.join(",")
-            )),
-        );
+        state.accounts.create(input, editor(req, &auth), false).await?;
         Ok(StatusBody::new("FTP user created"))
     }
 
@@ -203,10 +196,7 @@ impl FtpApi {
             return Err(AppError::bad_request("username_missing", "No username provided").into());
         };
         let a = state.accounts.get_by_name(&name).await?;
-        state.accounts.delete(a.id).await?;
-        state
-            .audit
-            .record(AuditEvent::new("ftp_user_delete").actor(&auth.principal().username).ip(ip_of(req)).detail(name));
+        state.accounts.delete(a.id, editor(req, &auth)).await?;
         Ok(StatusBody::new("FTP user deleted"))
     }
 
@@ -232,15 +222,7 @@ impl FtpApi {
         };
         let current = state.accounts.get_by_name(&name).await?;
         let input = input_from(body.0, Some(&current))?;
-        let a = state.accounts.update(current.id, input, auth.principal(), false).await?;
-        state.audit.record(
-            AuditEvent::new("ftp_user_edit").actor(&auth.principal().username).ip(ip_of(req)).detail(format!(
-                "{} home={} perms={}",
-                a.username,
-                a.home,
-                a.permissions.join(",")
-            )),
-        );
+        state.accounts.update(current.id, input, editor(req, &auth), false).await?;
         Ok(StatusBody::new("FTP user edited"))
     }
 
@@ -274,4 +256,9 @@ impl FtpApi {
             last_error: s.last_error,
         })
     }
+}
+
+/// The caller of an account change, for the audit log the account service writes.
+fn editor<'a>(req: &Request, auth: &'a Auth) -> Editor<'a> {
+    Editor { who: auth.principal(), ip: ip_of(req), api: "ftp" }
 }

@@ -8,10 +8,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::{ApiResult, Auth, Tag};
-use crate::db::{self, AuditFilter};
+use crate::db::AuditFilter;
 use crate::error::AppError;
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct LogsApi;
 
 /// One audit event.
@@ -66,7 +67,6 @@ impl LogsApi {
             ),
             None => None,
         };
-        state.audit.flush().await;
         let filter = AuditFilter {
             action: action.0.filter(|s| !s.is_empty()),
             actor: actor.0.filter(|s| !s.is_empty()),
@@ -75,7 +75,7 @@ impl LogsApi {
             limit,
             offset: offset.0.unwrap_or(0),
         };
-        let rows = db::query_audit(&state.db, &filter).await?;
+        let rows = state.audit.query(&filter).await?;
         Ok(Json(
             rows.into_iter()
                 .map(|r| LogEntry {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod field;
 pub mod files;
 mod ftp;
+pub mod json;
 mod logs;
 mod roles;
 mod security;
@@ -62,23 +63,7 @@ pub type Apis = (
 
 /// The OpenAPI service with every operation; needs no state, so `nook openapi` can print it.
 pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(
-        (
-            system::SystemApi,
-            users::UsersApi,
-            roles::RolesApi,
-            logs::LogsApi,
-            settings::SettingsApi,
-            files::FilesApi,
-            ftp::FtpApi,
-            v1::V1Api,
-            transfer::TransferApi,
-            download::DownloadApi,
-        ),
-        "Nook",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
+    OpenApiService::new(Apis::default(), "Nook", env!("CARGO_PKG_VERSION")).description(
         "Nook's JSON API: files, folders, users, roles, settings, logs and system resources. \
          Authenticate with `Authorization: Bearer <token>` from `/api/user/login`, or `X-API-KEY`. \
          Every error is a JSON body `{\"error\": \"...\", \"code\": \"...\"}`.",
@@ -154,6 +139,11 @@ pub fn client_ip(state: &AppState, req: &Request) -> IpAddr {
 
 fn error_response(e: AppError) -> Response {
     ApiError::from(e).into_response()
+}
+
+/// The caller's file session over HTTP: the one place handlers get a `UserFs`.
+pub fn files_of(state: &AppState, req: &Request, who: &Principal) -> crate::files::UserFs {
+    state.files.session(who, ip_of(req), crate::files::Proto::Http)
 }
 
 /// Middleware: counts every request (API, docs and web app) by route template and status, with

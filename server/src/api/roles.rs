@@ -12,6 +12,7 @@ use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
 use crate::audit::AuditEvent;
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct RolesApi;
 
 #[OpenApi(tag = "Tag::Roles")]

@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::settings::{DEFS, Kind};
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct SettingsApi;
 
 /// One setting with its type and help, for forms.

@@ -20,6 +20,7 @@ use crate::state::AppState;
 use crate::stats::{HistoryPoint, Snapshot};
 use crate::update::UpdateStatus;
 
+#[derive(Default)]
 pub struct SystemApi;
 
 /// Public facts about this installation.

@@ -49,6 +49,7 @@ const MAX_FORM_FIELD: u64 = 8 * 1024;
 /// Read size for multipart file parts (the staged write batches into 256 KiB blocks).
 const READ_CHUNK: usize = 64 * 1024;
 
+#[derive(Default)]
 pub struct TransferApi;
 
 /// One stored file.

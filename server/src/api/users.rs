@@ -19,6 +19,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::users::{NewUser, SelfChanges, UserChanges};
 
+#[derive(Default)]
 pub struct UsersApi;
 
 /// Credentials for `/api/user/login`.

@@ -13,12 +13,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::{Tag, V1Auth, ip_of};
-use crate::accounts::{AccountInput, check_v1_permissions, parse_home};
+use crate::accounts::{AccountInput, Editor, check_v1_permissions, parse_home};
 use crate::audit::AuditEvent;
 use crate::db::FtpAccountRow;
 use crate::error::AppError;
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct V1Api;
 
 /// SFTPGo's response body for operations without data.
@@ -487,15 +488,7 @@ impl V1Api {
         user: Json<UserIn>,
     ) -> V1Result<Json<User>> {
         let input = input_from(user.0, None)?;
-        let a = state.accounts.create(input, auth.principal(), true).await?;
-        state.audit.record(
-            AuditEvent::new("ftp_user_create").actor(&auth.principal().username).ip(ip_of(req)).detail(format!(
-                "{} home={} perms={} (v1)",
-                a.username,
-                a.home,
-                a.permissions.join(",")
-            )),
-        );
+        let a = state.accounts.create(input, editor(req, &auth), true).await?;
         Ok(Json(User::from(&a)))
     }
 
@@ -527,15 +520,7 @@ impl V1Api {
     ) -> V1Result<Json<ApiResponseBody>> {
         let current = state.accounts.get(user_id.0).await?;
         let input = input_from(user.0, Some(&current))?;
-        let a = state.accounts.update(current.id, input, auth.principal(), true).await?;
-        state.audit.record(
-            AuditEvent::new("ftp_user_edit").actor(&auth.principal().username).ip(ip_of(req)).detail(format!(
-                "{} home={} perms={} (v1)",
-                a.username,
-                a.home,
-                a.permissions.join(",")
-            )),
-        );
+        state.accounts.update(current.id, input, editor(req, &auth), true).await?;
         Ok(body(200, "User updated", ""))
     }
 
@@ -550,13 +535,7 @@ impl V1Api {
         #[oai(name = "userID")]
         user_id: Path<i64>,
     ) -> V1Result<Json<ApiResponseBody>> {
-        let a = state.accounts.delete(user_id.0).await?;
-        state.audit.record(
-            AuditEvent::new("ftp_user_delete")
-                .actor(&auth.principal().username)
-                .ip(ip_of(req))
-                .detail(a.username.clone()),
-        );
+        state.accounts.delete(user_id.0, editor(req, &auth)).await?;
         Ok(body(200, "User deleted", ""))
     }
 }
@@ -591,4 +570,9 @@ fn connection_list(state: &AppState) -> Json<Vec<ConnectionStatus>> {
             })
             .collect(),
     )
+}
+
+/// The caller of an account change, for the audit log the account service writes.
+fn editor<'a>(req: &Request, auth: &'a V1Auth) -> Editor<'a> {
+    Editor { who: auth.principal(), ip: ip_of(req), api: "v1" }
 }

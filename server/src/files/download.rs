@@ -86,7 +86,7 @@ impl UserFs {
 /// What `/api/download` found at a path.
 pub enum DownloadTarget {
     /// A file, already opened (and, when small, already read).
-    File(OpenDownload),
+    File(Box<OpenDownload>),
     /// A folder: downloaded as a zip of what the caller may read in it.
     Folder(Entry),
 }
@@ -104,7 +104,12 @@ impl UserFs {
                 Ok((handle, entry)) => {
                     let recorder = self.recorder("download", path.to_string());
                     let handle = self.paced(handle);
-                    return Ok(DownloadTarget::File(OpenDownload { handle, entry, path: path.clone(), recorder }));
+                    return Ok(DownloadTarget::File(Box::new(OpenDownload {
+                        handle,
+                        entry,
+                        path: path.clone(),
+                        recorder,
+                    })));
                 }
                 Err(FsError::IsADirectory | FsError::LinkInPath) => {}
                 Err(e) => return Err(e.into()),
@@ -112,7 +117,7 @@ impl UserFs {
         }
         match self.download_kind(path).await? {
             DownloadKind::Folder(entry) => Ok(DownloadTarget::Folder(entry)),
-            DownloadKind::File(_) => Ok(DownloadTarget::File(self.open_download(path).await?)),
+            DownloadKind::File(_) => Ok(DownloadTarget::File(Box::new(self.open_download(path).await?))),
         }
     }
 }
