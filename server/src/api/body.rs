@@ -22,39 +22,42 @@ fn request_meta(content_type: &'static str, schema: MetaSchemaRef) -> Option<Met
     Some(MetaRequest { description: None, content: vec![MetaMediaType { content_type, schema }], required: true })
 }
 
-/// The raw request body as a stream (`PUT /api/put_file`, `curl -T`). Any or no
-/// `Content-Type` is accepted: the bytes are the file.
-pub struct FileBody(pub Body);
-
-impl<'a> ApiExtractor<'a> for FileBody {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn request_meta() -> Option<MetaRequest> {
-        request_meta("application/octet-stream", binary_schema())
-    }
-
-    async fn from_request(
-        _req: &'a Request,
-        body: &mut RequestBody,
-        _opts: ExtractParamOptions<Self::ParamType>,
-    ) -> poem::Result<Self> {
-        Ok(Self(body.take()?))
-    }
+/// A media type a raw body is declared with in the spec.
+pub trait RawMedia: Send {
+    const CONTENT_TYPE: &'static str;
 }
 
-/// A tus `PATCH` body as a stream. The `Content-Type` is checked by the handler, so a wrong
-/// one gets tus's 415 with the usual JSON error body.
-pub struct TusChunk(pub Body);
+/// `application/octet-stream`: a file's bytes (`PUT /api/put_file`, `curl -T`). Any or no
+/// `Content-Type` is accepted.
+pub struct Octets;
 
-impl<'a> ApiExtractor<'a> for TusChunk {
+impl RawMedia for Octets {
+    const CONTENT_TYPE: &'static str = "application/octet-stream";
+}
+
+/// `application/offset+octet-stream`: a tus `PATCH` body. The `Content-Type` is checked by
+/// the handler, so a wrong one gets tus's 415 with the usual JSON error body.
+pub struct TusOctets;
+
+impl RawMedia for TusOctets {
+    const CONTENT_TYPE: &'static str = "application/offset+octet-stream";
+}
+
+/// The raw request body as a stream, declared as `M` in the spec.
+pub struct RawBody<M: RawMedia>(pub Body, std::marker::PhantomData<M>);
+
+/// The body of `PUT /api/put_file`.
+pub type FileBody = RawBody<Octets>;
+/// The body of a tus `PATCH`.
+pub type TusChunk = RawBody<TusOctets>;
+
+impl<'a, M: RawMedia> ApiExtractor<'a> for RawBody<M> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
     type ParamType = ();
     type ParamRawType = ();
 
     fn request_meta() -> Option<MetaRequest> {
-        request_meta("application/offset+octet-stream", binary_schema())
+        request_meta(M::CONTENT_TYPE, binary_schema())
     }
 
     async fn from_request(
@@ -62,7 +65,7 @@ impl<'a> ApiExtractor<'a> for TusChunk {
         body: &mut RequestBody,
         _opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        Ok(Self(body.take()?))
+        Ok(Self(body.take()?, std::marker::PhantomData))
     }
 }
 

@@ -48,6 +48,24 @@ fn child(dir: &VPath, name: Option<&str>, missing: &str) -> Result<VPath, AppErr
     }
 }
 
+/// Renames `name` to `new_name` inside `dir`. Seed 002 has one endpoint for files and one for
+/// folders: the other kind is refused, pointing to the right one.
+async fn rename_within(
+    fs: &UserFs,
+    dir: &VPath,
+    name: Option<&str>,
+    new_name: Option<&str>,
+    folder: bool,
+) -> Result<VPath, AppError> {
+    let missing = if folder { "No folder name provided" } else { "No file name provided" };
+    let (from, to) = (child(dir, name, missing)?, child(dir, new_name, missing)?);
+    match (folder, fs.stat(&from).await?.entry.is_dir) {
+        (false, true) => Err(AppError::bad_request("is_a_directory", "Is a folder; use /api/rename_folder")),
+        (true, false) => Err(AppError::bad_request("not_a_directory", "Not a folder; use /api/rename_file")),
+        _ => fs.rename(&from, &to, false).await.map(|()| to),
+    }
+}
+
 /// One file or folder.
 #[derive(Debug, Object, serde::Serialize)]
 pub struct FileEntry {
@@ -473,13 +491,8 @@ impl FilesApi {
         let b = body.0;
         // Seed 002: `path` is required here (unlike rename_folder, where it defaults to `/`).
         let dir = parse_path(b.path.as_deref(), "No path provided")?;
-        let from = child(&dir, b.file_name.as_deref(), "No file name provided")?;
-        let to = child(&dir, b.new_name.as_deref(), "No file name provided")?;
         let fs = session(&state, req, &auth);
-        if fs.stat(&from).await?.entry.is_dir {
-            return Err(AppError::bad_request("is_a_directory", "Is a folder; use /api/rename_folder").into());
-        }
-        fs.rename(&from, &to, false).await?;
+        let to = rename_within(&fs, &dir, b.file_name.as_deref(), b.new_name.as_deref(), false).await?;
         Ok(status_path("File renamed", &to))
     }
 
@@ -523,13 +536,8 @@ impl FilesApi {
     ) -> ApiResult<Json<StatusPath>> {
         let b = body.0;
         let dir = dir_or_root(b.path.as_deref())?;
-        let from = child(&dir, b.folder_name.as_deref(), "No folder name provided")?;
-        let to = child(&dir, b.new_name.as_deref(), "No folder name provided")?;
         let fs = session(&state, req, &auth);
-        if !fs.stat(&from).await?.entry.is_dir {
-            return Err(AppError::bad_request("not_a_directory", "Not a folder; use /api/rename_file").into());
-        }
-        fs.rename(&from, &to, false).await?;
+        let to = rename_within(&fs, &dir, b.folder_name.as_deref(), b.new_name.as_deref(), true).await?;
         Ok(status_path("Folder renamed", &to))
     }
 

@@ -8,7 +8,6 @@
 //! just `(start, len)`.
 
 use std::io;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -16,8 +15,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::stream::BoxStream;
 
-use super::{FileResult, Op, Proto, UserFs, denied};
-use crate::audit::{Audit, AuditEvent};
+use super::{FileResult, Op, Trail, UserFs, denied};
 use crate::error::AppError;
 use crate::vfs::{Entry, FsError, VPath};
 
@@ -37,7 +35,7 @@ pub enum DownloadKind {
 impl UserFs {
     /// A copy of this session for work that outlives the request handler (a zip stream).
     pub(super) fn fork(&self) -> UserFs {
-        UserFs { svc: self.svc.clone(), access: self.access.clone(), ip: self.ip, proto: self.proto }
+        UserFs { svc: self.svc.clone(), access: self.access.clone(), trail: self.trail.clone() }
     }
 
     /// Records a completed download.
@@ -47,15 +45,7 @@ impl UserFs {
 
     /// A recorder for one transfer of `detail` under `action`.
     pub(super) fn recorder(&self, action: &'static str, detail: String) -> Recorder {
-        Recorder {
-            audit: self.svc.audit.clone(),
-            actor: self.access.actor.clone(),
-            ip: self.ip,
-            proto: self.proto,
-            action,
-            detail,
-            done: false,
-        }
+        Recorder { trail: self.trail.clone(), action, detail, done: false }
     }
 
     /// Classifies `path` for a download. A file needs read access where it really is (a link:
@@ -198,10 +188,7 @@ impl<S> Drop for Counted<S> {
 
 /// Writes one audit record for a transfer, once: at its end, or when it is dropped.
 pub(super) struct Recorder {
-    audit: Audit,
-    actor: String,
-    ip: Option<IpAddr>,
-    proto: Proto,
+    trail: Trail,
     action: &'static str,
     pub(super) detail: String,
     done: bool,
@@ -212,13 +199,7 @@ impl Recorder {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        self.audit.record(
-            AuditEvent::new(self.action).actor(&self.actor).ip(self.ip).outcome(outcome).detail(format!(
-                "{} {} bytes={bytes}{extra}",
-                self.proto.as_str(),
-                self.detail
-            )),
-        );
+        self.trail.record(self.action, outcome, format_args!("{} bytes={bytes}{extra}", self.detail));
     }
 }
 

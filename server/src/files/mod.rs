@@ -109,7 +109,8 @@ impl FileService {
 
     /// A session that may do what `access` says (built at login by `accounts`).
     pub fn session_for(&self, access: Access, ip: Option<IpAddr>, proto: Proto) -> UserFs {
-        UserFs { svc: self.clone(), access, ip, proto }
+        let trail = Trail { audit: self.audit.clone(), actor: access.actor.clone(), ip, proto };
+        UserFs { svc: self.clone(), access, trail }
     }
 }
 
@@ -171,8 +172,29 @@ macro_rules! resolved {
 pub struct UserFs {
     svc: FileService,
     access: Access,
+    trail: Trail,
+}
+
+/// What every audit event of a session carries: who, from where, over which protocol.
+#[derive(Clone)]
+pub(crate) struct Trail {
+    audit: Audit,
+    actor: String,
     ip: Option<IpAddr>,
     proto: Proto,
+}
+
+impl Trail {
+    /// Records `action` with its `outcome`; the detail is prefixed with the protocol.
+    pub(crate) fn record(&self, action: &'static str, outcome: &'static str, detail: impl std::fmt::Display) {
+        self.audit.record(
+            AuditEvent::new(action)
+                .actor(&self.actor)
+                .ip(self.ip)
+                .outcome(outcome)
+                .detail(format!("{} {detail}", self.proto.as_str())),
+        );
+    }
 }
 
 impl UserFs {
@@ -185,13 +207,7 @@ impl UserFs {
     }
 
     fn audit(&self, action: &'static str, outcome: &'static str, detail: String) {
-        self.svc.audit.record(
-            AuditEvent::new(action)
-                .actor(&self.access.actor)
-                .ip(self.ip)
-                .outcome(outcome)
-                .detail(format!("{} {detail}", self.proto.as_str())),
-        );
+        self.trail.record(action, outcome, detail);
     }
 
     /// Where `path` leads for `op`, once `op` is allowed there: the link-free location the

@@ -9,11 +9,10 @@
 //! `Upload` removes it. Commit and abort clean up in both.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::time::Duration;
 
-use super::{FileResult, FileService, Op, Proto, UserFs};
-use crate::audit::{Audit, AuditEvent};
+use super::{FileResult, FileService, Op, Trail, UserFs};
+use crate::audit::AuditEvent;
 use crate::error::AppError;
 use crate::vfs::{FsError, StagedWrite, StagingId, Sweep, VPath};
 
@@ -113,10 +112,7 @@ impl UserFs {
             length,
             book: self.access.quota.clone(),
             replaced,
-            audit: self.svc.audit.clone(),
-            actor: self.access.actor.clone(),
-            ip: self.ip,
-            proto: self.proto,
+            trail: self.trail.clone(),
         })
     }
 
@@ -144,10 +140,7 @@ pub struct ResumableWrite {
     book: Option<std::sync::Arc<dyn super::QuotaBook>>,
     /// Size of the file it replaces, if any.
     replaced: Option<u64>,
-    audit: Audit,
-    actor: String,
-    ip: Option<IpAddr>,
-    proto: Proto,
+    trail: Trail,
 }
 
 impl ResumableWrite {
@@ -205,12 +198,6 @@ impl ResumableWrite {
     }
 
     fn record(&self, outcome: &'static str, detail: String) {
-        self.audit.record(
-            AuditEvent::new("upload")
-                .actor(&self.actor)
-                .ip(self.ip)
-                .outcome(outcome)
-                .detail(format!("{} {detail}", self.proto.as_str())),
-        );
+        self.trail.record("upload", outcome, detail);
     }
 }

@@ -2,12 +2,10 @@
 //! file appears at once, whole) or its end without one (nothing appears). Quota and the upload
 //! bandwidth of the session are enforced here, while the bytes stream, for every protocol.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::access::{QuotaBook, Throttle};
-use super::{FileResult, Op, Proto, UserFs, denied, quota_exceeded, shown};
-use crate::audit::{Audit, AuditEvent};
+use super::{FileResult, Op, Trail, UserFs, denied, quota_exceeded, shown};
 use crate::error::AppError;
 use crate::vfs::{StagedWrite, VPath};
 
@@ -144,10 +142,7 @@ impl UserFs {
             spooled,
             book: self.access.quota.clone(),
             throttle: Throttle::new(self.access.bandwidth.upload_kbps),
-            audit: self.svc.audit.clone(),
-            actor: self.access.actor.clone(),
-            ip: self.ip,
-            proto: self.proto,
+            trail: self.trail.clone(),
         }
     }
 
@@ -185,10 +180,7 @@ pub struct Upload {
     book: Option<Arc<dyn QuotaBook>>,
     /// Paces the bytes to the session's upload bandwidth.
     throttle: Throttle,
-    audit: Audit,
-    actor: String,
-    ip: Option<IpAddr>,
-    proto: Proto,
+    trail: Trail,
 }
 
 impl Upload {
@@ -279,13 +271,7 @@ impl Upload {
     }
 
     fn record(&self, outcome: &'static str, detail: String) {
-        self.audit.record(
-            AuditEvent::new("upload")
-                .actor(&self.actor)
-                .ip(self.ip)
-                .outcome(outcome)
-                .detail(format!("{} {detail}", self.proto.as_str())),
-        );
+        self.trail.record("upload", outcome, detail);
     }
 }
 
