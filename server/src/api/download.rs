@@ -5,6 +5,7 @@
 //! validators, conditional requests, `Range`, and the response headers that keep a
 //! downloaded file from running as part of the app (`attachment`, `nosniff`, `sandbox`).
 
+use super::Caller;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,9 +19,9 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApi, ResponseContent};
 
 use super::field::Required;
-use super::files::{parse_path, session};
+use super::files::parse_path;
 use super::security::{DownloadAuth, TicketAuth};
-use super::{ApiResult, Auth, ErrorBody, Tag, TicketScope, ip_of};
+use super::{ApiResult, ErrorBody, Tag, TicketScope};
 use crate::audit::AuditEvent;
 use crate::auth::{AuthMethod, TicketTarget};
 use crate::error::AppError;
@@ -183,9 +184,8 @@ impl DownloadApi {
     #[oai(path = "/api/download", method = "get", operation_id = "download")]
     async fn download(
         &self,
-        state: Data<&Arc<AppState>>,
         req: &Request,
-        auth: DownloadAuth,
+        caller: Caller<DownloadAuth>,
         /// Path of the file or folder.
         file_path: poem_openapi::param::Query<Option<String>>,
         /// `1`: display the file in the browser when its type is safe to show (images except
@@ -195,7 +195,7 @@ impl DownloadApi {
         compress: poem_openapi::param::Query<Option<String>>,
     ) -> ApiResult<FileResponse> {
         let path = parse_path(file_path.0.as_deref(), "No file path provided")?;
-        let principal = auth.principal();
+        let principal = caller.principal();
         let scope = req.extensions().get::<TicketScope>();
         if principal.via == AuthMethod::Ticket
             && scope.is_none_or(|s| !matches!(&s.0, TicketTarget::Path(p) if *p == path))
@@ -203,10 +203,10 @@ impl DownloadApi {
             return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket").into());
         }
         let (inline, compress) = (flag("inline", inline.0.as_deref())?, flag("compress", compress.0.as_deref())?);
-        let fs = super::files_of(&state, req, principal);
+        let fs = super::files_of(&caller.state, req, principal);
         match fs.open_for_download(&path).await.map_err(download_not_found)? {
             DownloadTarget::Folder(_) => {
-                let opts = ZipOptions { compress, max_entries: state.config.files.zip_max_entries };
+                let opts = ZipOptions { compress, max_entries: caller.state.config.files.zip_max_entries };
                 let body = fs.zip(std::slice::from_ref(&path), ZipLayout::Contents, opts).await?;
                 Ok(FileResponse(zip_response(body, path.name().unwrap_or("download"))))
             }
@@ -244,15 +244,9 @@ impl DownloadApi {
     /// Download several files and folders as one zip, each under its own name. Every path is
     /// checked before anything is sent: one unreadable or missing path refuses the request.
     #[oai(path = "/api/download_zip", method = "post", operation_id = "download_zip")]
-    async fn download_zip(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<DownloadZip>,
-    ) -> ApiResult<ZipResponse> {
+    async fn download_zip(&self, req: &Request, caller: Caller, body: Json<DownloadZip>) -> ApiResult<ZipResponse> {
         let paths = zip_paths(body.0.paths.0.unwrap_or_default())?;
-        zip_of(&state, req, auth.principal(), &paths, body.0.compress.unwrap_or(false)).await
+        zip_of(&caller.state, req, caller.principal(), &paths, body.0.compress.unwrap_or(false)).await
     }
 
     /// The zip of several paths for a browser download: authenticated only by a zip ticket
@@ -281,14 +275,8 @@ impl DownloadApi {
     /// without a header, for `<img>`, `<video>` or `wget`. It dies with the user's session
     /// (logout, password change, …).
     #[oai(path = "/api/download_ticket", method = "post", operation_id = "download_ticket")]
-    async fn download_ticket(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<TicketRequest>,
-    ) -> ApiResult<Json<DownloadTicket>> {
-        let fs = session(&state, req, &auth);
+    async fn download_ticket(&self, caller: Caller, body: Json<TicketRequest>) -> ApiResult<Json<DownloadTicket>> {
+        let fs = caller.files();
         let target = match (body.0.path.as_deref(), body.0.paths) {
             (Some(_), Some(_)) => {
                 return Err(AppError::bad_request("path_or_paths", "Give either `path` or `paths`, not both").into());
@@ -313,7 +301,7 @@ impl DownloadApi {
                 TicketTarget::Path(path)
             }
         };
-        let (ticket, expires_in) = state.auth.issue_ticket(auth.principal(), &target)?;
+        let (ticket, expires_in) = caller.state.auth.issue_ticket(caller.principal(), &target)?;
         let (what, url) = match &target {
             TicketTarget::Path(p) => (
                 p.to_string(),
@@ -324,10 +312,10 @@ impl DownloadApi {
                 format!("/api/download_zip?ticket={ticket}"),
             ),
         };
-        state.audit.record(
+        caller.state.audit.record(
             AuditEvent::new("download_ticket")
-                .actor(&auth.principal().username)
-                .ip(ip_of(req))
+                .actor(&caller.principal().username)
+                .ip(caller.ip())
                 .detail(format!("{what} ttl={expires_in}s")),
         );
         Ok(Json(DownloadTicket { url, ticket, expires_in }))

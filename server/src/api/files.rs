@@ -1,11 +1,8 @@
 //! Files and folders (seed 002 `/api/finder`, `/api/new_file`, … plus Nook's `/api/stat`,
 //! `/api/move`, `/api/copy`, `/api/search`). Handlers parse, call [`UserFs`], and map.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
@@ -13,7 +10,7 @@ use tokio::io::AsyncReadExt;
 
 use super::field::Required;
 use super::json::SerdeJson;
-use super::{ApiResult, Auth, StatusBody, Tag};
+use super::{ApiResult, Auth, Caller, StatusBody, Tag};
 use crate::error::AppError;
 use crate::files::{EntryInfo, UserFs};
 use crate::state::AppState;
@@ -330,9 +327,7 @@ impl FilesApi {
     #[allow(clippy::too_many_arguments)]
     async fn finder(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// Folder to list (default `/`).
         path: Query<Option<String>>,
         /// Sort by `name` (default), `size`, `modified` or `type`; folders come first.
@@ -348,7 +343,7 @@ impl FilesApi {
         /// Include names starting with a dot.
         show_hidden: Query<Option<bool>>,
     ) -> ApiResult<SerdeJson<Listing>> {
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let dir = dir_or_root(path.0.as_deref())?;
         let listed = fs.list(&dir).await?;
         let mut entries = listed.entries;
@@ -373,31 +368,23 @@ impl FilesApi {
     #[oai(path = "/api/stat", method = "get", operation_id = "stat")]
     async fn stat(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// Path of the file or folder.
         path: Query<Option<String>>,
     ) -> ApiResult<Json<FileEntry>> {
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let p = parse_path(path.0.as_deref(), "No path provided")?;
         Ok(Json(FileEntry::from(&fs.stat(&p).await?)))
     }
 
     /// Create a new text file; 409 when something with that name exists.
     #[oai(path = "/api/new_file", method = "post", operation_id = "new_file")]
-    async fn new_file(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<NewFile>,
-    ) -> ApiResult<Json<StatusPath>> {
+    async fn new_file(&self, caller: Caller, body: Json<NewFile>) -> ApiResult<Json<StatusPath>> {
         let b = body.0;
         let (Some(name), Some(content)) = (b.file_name.0.filter(|n| !n.is_empty()), b.file_content.0) else {
             return Err(AppError::bad_request("fields_missing", "No file name or content provided").into());
         };
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let target = dir_or_root(b.path.as_deref())?.child(&name).map_err(AppError::from)?;
         fs.write_small(&target, content.as_bytes(), false).await?;
         Ok(status_path("File created", &target))
@@ -405,14 +392,8 @@ impl FilesApi {
 
     /// Delete a file.
     #[oai(path = "/api/delete_file", method = "post", operation_id = "delete_file")]
-    async fn delete_file(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<PathBody>,
-    ) -> ApiResult<Json<StatusBody>> {
-        let fs = session(&state, req, &auth);
+    async fn delete_file(&self, caller: Caller, body: Json<PathBody>) -> ApiResult<Json<StatusBody>> {
+        let fs = caller.files();
         let p = parse_path(body.0.path.as_deref(), "No path provided")?;
         fs.remove(&p, false).await?;
         Ok(StatusBody::new("File deleted"))
@@ -420,14 +401,8 @@ impl FilesApi {
 
     /// Replace a text file's content (atomically: readers see the old or the new file).
     #[oai(path = "/api/edit_file", method = "post", operation_id = "edit_file")]
-    async fn edit_file(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<EditFile>,
-    ) -> ApiResult<Json<StatusPath>> {
-        let fs = session(&state, req, &auth);
+    async fn edit_file(&self, caller: Caller, body: Json<EditFile>) -> ApiResult<Json<StatusPath>> {
+        let fs = caller.files();
         let p = parse_path(body.0.path.as_deref(), "No path provided")?;
         let existing = fs.stat(&p).await?;
         if existing.entry.is_dir {
@@ -442,15 +417,13 @@ impl FilesApi {
     #[oai(path = "/api/get_file", method = "get", operation_id = "get_file")]
     async fn get_file(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// Path of the file.
         file_path: Query<Option<String>>,
     ) -> ApiResult<Json<FileContent>> {
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let p = parse_path(file_path.0.as_deref(), "No file path provided")?;
-        let max = state.config.files.get_file_max_size;
+        let max = caller.state.config.files.get_file_max_size;
         let (handle, entry) = fs.open_read(&p, 0).await?;
         if entry.size > max {
             return Err(AppError::TooLarge {
@@ -481,93 +454,57 @@ impl FilesApi {
 
     /// Rename a file inside its folder.
     #[oai(path = "/api/rename_file", method = "post", operation_id = "rename_file")]
-    async fn rename_file(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<RenameFile>,
-    ) -> ApiResult<Json<StatusPath>> {
+    async fn rename_file(&self, caller: Caller, body: Json<RenameFile>) -> ApiResult<Json<StatusPath>> {
         let b = body.0;
         // Seed 002: `path` is required here (unlike rename_folder, where it defaults to `/`).
         let dir = parse_path(b.path.as_deref(), "No path provided")?;
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let to = rename_within(&fs, &dir, b.file_name.as_deref(), b.new_name.as_deref(), false).await?;
         Ok(status_path("File renamed", &to))
     }
 
     /// Create a folder.
     #[oai(path = "/api/create_folder", method = "post", operation_id = "create_folder")]
-    async fn create_folder(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<CreateFolder>,
-    ) -> ApiResult<Json<StatusPath>> {
+    async fn create_folder(&self, caller: Caller, body: Json<CreateFolder>) -> ApiResult<Json<StatusPath>> {
         let b = body.0;
         let dir = child(&dir_or_root(b.path.as_deref())?, b.folder_name.as_deref(), "No folder name provided")?;
-        session(&state, req, &auth).mkdir(&dir).await?;
+        caller.files().mkdir(&dir).await?;
         Ok(status_path("Folder created", &dir))
     }
 
     /// Delete a folder and everything in it.
     #[oai(path = "/api/delete_folder", method = "post", operation_id = "delete_folder")]
-    async fn delete_folder(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<PathBody>,
-    ) -> ApiResult<Json<StatusBody>> {
+    async fn delete_folder(&self, caller: Caller, body: Json<PathBody>) -> ApiResult<Json<StatusBody>> {
         let p = parse_path(body.0.path.as_deref(), "No path provided")?;
-        session(&state, req, &auth).remove(&p, true).await?;
+        caller.files().remove(&p, true).await?;
         Ok(StatusBody::new("Folder deleted"))
     }
 
     /// Rename a folder inside its parent.
     #[oai(path = "/api/rename_folder", method = "post", operation_id = "rename_folder")]
-    async fn rename_folder(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<RenameFolder>,
-    ) -> ApiResult<Json<StatusPath>> {
+    async fn rename_folder(&self, caller: Caller, body: Json<RenameFolder>) -> ApiResult<Json<StatusPath>> {
         let b = body.0;
         let dir = dir_or_root(b.path.as_deref())?;
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let to = rename_within(&fs, &dir, b.folder_name.as_deref(), b.new_name.as_deref(), true).await?;
         Ok(status_path("Folder renamed", &to))
     }
 
     /// Move a file or folder to a new path (across folders); a folder cannot move into itself.
     #[oai(path = "/api/move", method = "post", operation_id = "move_path")]
-    async fn move_path(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<MoveCopy>,
-    ) -> ApiResult<Json<StatusPath>> {
+    async fn move_path(&self, caller: Caller, body: Json<MoveCopy>) -> ApiResult<Json<StatusPath>> {
         let from = VPath::parse(&body.0.from).map_err(AppError::from)?;
         let to = VPath::parse(&body.0.to).map_err(AppError::from)?;
-        session(&state, req, &auth).rename(&from, &to, body.0.overwrite).await?;
+        caller.files().rename(&from, &to, body.0.overwrite).await?;
         Ok(status_path("Moved", &to))
     }
 
     /// Copy a file or folder (regular files and folders; symlinks are skipped).
     #[oai(path = "/api/copy", method = "post", operation_id = "copy_path")]
-    async fn copy_path(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<MoveCopy>,
-    ) -> ApiResult<Json<StatusPath>> {
+    async fn copy_path(&self, caller: Caller, body: Json<MoveCopy>) -> ApiResult<Json<StatusPath>> {
         let from = VPath::parse(&body.0.from).map_err(AppError::from)?;
         let to = VPath::parse(&body.0.to).map_err(AppError::from)?;
-        session(&state, req, &auth).copy(&from, &to, body.0.overwrite).await?;
+        caller.files().copy(&from, &to, body.0.overwrite).await?;
         Ok(status_path("Copied", &to))
     }
 
@@ -577,14 +514,12 @@ impl FilesApi {
     #[oai(path = "/api/dir_size", method = "get", operation_id = "dir_size")]
     async fn dir_size(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// Folder to measure (default `/`).
         path: Query<Option<String>>,
     ) -> ApiResult<Json<DirSize>> {
         let dir = dir_or_root(path.0.as_deref())?;
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let deadline = std::time::Instant::now() + DIR_SIZE_TIME_LIMIT;
         let t = fs.dir_size(&dir, DIR_SIZE_MAX_ENTRIES, deadline).await?;
         Ok(Json(DirSize {
@@ -600,9 +535,7 @@ impl FilesApi {
     #[oai(path = "/api/search", method = "get", operation_id = "search")]
     async fn search(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// Folder to search (default `/`).
         path: Query<Option<String>>,
         /// Text the name must contain.
@@ -616,7 +549,7 @@ impl FilesApi {
             return Err(AppError::bad_request("query_missing", "No search text provided").into());
         };
         let limit = limit.0.unwrap_or(100);
-        let (hits, truncated) = session(&state, req, &auth).search(&dir, q.trim(), limit as usize).await?;
+        let (hits, truncated) = caller.files().search(&dir, q.trim(), limit as usize).await?;
         Ok(Json(SearchResult { entries: hits.iter().map(FileEntry::from).collect(), truncated }))
     }
 }

@@ -1,6 +1,7 @@
 //! FTP accounts and the FTP server (seed 002 `/api/ftp/*`, plus `/api/ftp/status`).
 //! `permissions` are pyftpdlib letters here (see `ftp::accounts` for the mapping).
 
+use super::Caller;
 use std::sync::Arc;
 
 use poem::Request;
@@ -168,35 +169,23 @@ fn input_from(b: FtpUserBody, base: Option<&FtpAccountRow>) -> Result<AccountInp
 impl FtpApi {
     /// Create an FTP account with a home folder (which must exist) and permission letters.
     #[oai(path = "/api/ftp/create_user", method = "post", operation_id = "create_ftp_user")]
-    async fn create_user(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<FtpUserBody>,
-    ) -> ApiResult<Json<StatusBody>> {
+    async fn create_user(&self, req: &Request, caller: Caller, body: Json<FtpUserBody>) -> ApiResult<Json<StatusBody>> {
         if body.0.password.as_deref().is_none_or(str::is_empty) {
             return Err(AppError::bad_request("fields_missing", "No username, password or permissions provided").into());
         }
         let input = input_from(body.0, None)?;
-        state.accounts.create(input, editor(req, &auth), false).await?;
+        caller.state.accounts.create(input, editor(req, &caller.auth), false).await?;
         Ok(StatusBody::new("FTP user created"))
     }
 
     /// Delete an FTP account (its files stay).
     #[oai(path = "/api/ftp/delete_user", method = "post", operation_id = "delete_ftp_user")]
-    async fn delete_user(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<FtpUserName>,
-    ) -> ApiResult<Json<StatusBody>> {
+    async fn delete_user(&self, req: &Request, caller: Caller, body: Json<FtpUserName>) -> ApiResult<Json<StatusBody>> {
         let Some(name) = body.0.username.0.filter(|u| !u.is_empty()) else {
             return Err(AppError::bad_request("username_missing", "No username provided").into());
         };
-        let a = state.accounts.get_by_name(&name).await?;
-        state.accounts.delete(a.id, editor(req, &auth)).await?;
+        let a = caller.state.accounts.get_by_name(&name).await?;
+        caller.state.accounts.delete(a.id, editor(req, &caller.auth)).await?;
         Ok(StatusBody::new("FTP user deleted"))
     }
 
@@ -210,19 +199,13 @@ impl FtpApi {
     /// Change an FTP account: password, home, permissions, limits; absent fields stay. The
     /// account's live FTP sessions end (the next login gets the new rules).
     #[oai(path = "/api/ftp/edit_user", method = "post", operation_id = "edit_ftp_user")]
-    async fn edit_user(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<FtpUserBody>,
-    ) -> ApiResult<Json<StatusBody>> {
+    async fn edit_user(&self, req: &Request, caller: Caller, body: Json<FtpUserBody>) -> ApiResult<Json<StatusBody>> {
         let Some(name) = body.0.username.0.clone().filter(|u| !u.is_empty()) else {
             return Err(AppError::bad_request("username_missing", "No username provided").into());
         };
-        let current = state.accounts.get_by_name(&name).await?;
+        let current = caller.state.accounts.get_by_name(&name).await?;
         let input = input_from(body.0, Some(&current))?;
-        state.accounts.update(current.id, input, editor(req, &auth), false).await?;
+        caller.state.accounts.update(current.id, input, editor(req, &caller.auth), false).await?;
         Ok(StatusBody::new("FTP user edited"))
     }
 

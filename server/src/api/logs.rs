@@ -1,16 +1,14 @@
 //! The audit log (seed 002 `/api/get_logs`).
 
-use std::sync::Arc;
+use super::Caller;
 
-use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::{ApiResult, Auth, Tag};
+use super::{ApiResult, Tag};
 use crate::db::AuditFilter;
 use crate::error::AppError;
-use crate::state::AppState;
 
 #[derive(Default)]
 pub struct LogsApi;
@@ -41,8 +39,7 @@ impl LogsApi {
     #[allow(clippy::too_many_arguments)]
     async fn get_logs(
         &self,
-        state: Data<&Arc<AppState>>,
-        _auth: Auth,
+        caller: Caller,
         /// Most entries to return (1–1000, default 100).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
@@ -75,7 +72,7 @@ impl LogsApi {
             limit,
             offset: offset.0.unwrap_or(0),
         };
-        let rows = state.audit.query(&filter).await?;
+        let rows = caller.state.audit.query(&filter).await?;
         Ok(Json(
             rows.into_iter()
                 .map(|r| LogEntry {

@@ -29,7 +29,7 @@ use poem_openapi::OpenApiService;
 use poem_openapi::payload::Json;
 
 pub use error::{ApiError, ApiResult, ErrorBody};
-pub use security::{Auth, V1Auth};
+pub use security::{Auth, Caller, V1Auth};
 
 use crate::auth::{Principal, TicketTarget};
 use crate::config::cidr_contains;

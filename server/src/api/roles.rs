@@ -1,14 +1,14 @@
 //! The role map (seed 002 `/api/role/*`).
 
+use super::Caller;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::payload::Json;
 
-use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
+use super::{ApiResult, Auth, StatusBody, Tag};
 use crate::audit::AuditEvent;
 use crate::state::AppState;
 
@@ -25,18 +25,13 @@ impl RolesApi {
 
     /// Replace the roles of the endpoints named in the body (others stay); `admin` always stays.
     #[oai(path = "/api/role/edit", method = "post", operation_id = "edit_roles")]
-    async fn edit(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<BTreeMap<String, Vec<String>>>,
-    ) -> ApiResult<Json<StatusBody>> {
+    async fn edit(&self, caller: Caller, body: Json<BTreeMap<String, Vec<String>>>) -> ApiResult<Json<StatusBody>> {
         let detail = serde_json::to_string(&body.0).unwrap_or_default();
-        state.roles.edit(body.0).await?;
-        state
+        caller.state.roles.edit(body.0).await?;
+        caller
+            .state
             .audit
-            .record(AuditEvent::new("role_edit").actor(&auth.principal().username).ip(ip_of(req)).detail(detail));
+            .record(AuditEvent::new("role_edit").actor(&caller.principal().username).ip(caller.ip()).detail(detail));
         Ok(StatusBody::new("Roles updated"))
     }
 

@@ -103,3 +103,97 @@ impl DownloadAuth {
         }
     }
 }
+
+/// Whatever scheme let the caller in, the [`Principal`] the gate found.
+pub trait HasPrincipal {
+    fn principal(&self) -> &Principal;
+}
+
+impl HasPrincipal for Auth {
+    fn principal(&self) -> &Principal {
+        Auth::principal(self)
+    }
+}
+
+impl HasPrincipal for V1Auth {
+    fn principal(&self) -> &Principal {
+        V1Auth::principal(self)
+    }
+}
+
+impl HasPrincipal for DownloadAuth {
+    fn principal(&self) -> &Principal {
+        DownloadAuth::principal(self)
+    }
+}
+
+impl HasPrincipal for TicketAuth {
+    fn principal(&self) -> &Principal {
+        TicketAuth::principal(self)
+    }
+}
+
+/// The caller of an operation and what a handler needs around it: who (the gate's
+/// [`Principal`], through the security scheme `A`), the server's state, and the caller's
+/// address. One parameter instead of three; in the spec it is exactly `A`, the operation's
+/// security requirement.
+pub struct Caller<A = Auth> {
+    pub auth: A,
+    pub state: std::sync::Arc<crate::state::AppState>,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl<A: HasPrincipal> Caller<A> {
+    pub fn principal(&self) -> &Principal {
+        self.auth.principal()
+    }
+
+    /// The client's address (after trusted proxies).
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.ip
+    }
+
+    /// The caller's file session over HTTP.
+    pub fn files(&self) -> crate::files::UserFs {
+        self.state.files.session(self.principal(), self.ip, crate::files::Proto::Http)
+    }
+}
+
+/// `Caller<A>` is, in the spec and at the door, exactly the scheme `A`. (Written out per scheme:
+/// a blanket impl over every `A` hits a known limitation of the compiler, rust#100013.)
+macro_rules! caller_of {
+    ($($scheme:ty),*) => {$(
+        impl<'a> poem_openapi::ApiExtractor<'a> for Caller<$scheme> {
+            const TYPES: &'static [poem_openapi::ApiExtractorType] = <$scheme as poem_openapi::ApiExtractor<'a>>::TYPES;
+            type ParamType = <$scheme as poem_openapi::ApiExtractor<'a>>::ParamType;
+            type ParamRawType = <$scheme as poem_openapi::ApiExtractor<'a>>::ParamRawType;
+
+            fn register(registry: &mut poem_openapi::registry::Registry) {
+                <$scheme as poem_openapi::ApiExtractor<'a>>::register(registry);
+            }
+
+            fn security_schemes() -> Vec<&'static str> {
+                <$scheme as poem_openapi::ApiExtractor<'a>>::security_schemes()
+            }
+
+            fn has_security_fallback() -> bool {
+                <$scheme as poem_openapi::ApiExtractor<'a>>::has_security_fallback()
+            }
+
+            async fn from_request(
+                req: &'a Request,
+                body: &mut poem::RequestBody,
+                opts: poem_openapi::ExtractParamOptions<Self::ParamType>,
+            ) -> poem::Result<Self> {
+                let auth = <$scheme as poem_openapi::ApiExtractor<'a>>::from_request(req, body, opts).await?;
+                let state = req
+                    .data::<std::sync::Arc<crate::state::AppState>>()
+                    .cloned()
+                    .ok_or_else(|| poem::Error::from_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR))?;
+                Ok(Caller { auth, state, ip: super::ip_of(req) })
+            }
+        }
+    )*};
+}
+
+caller_of!(Auth, V1Auth, DownloadAuth);

@@ -1,14 +1,14 @@
 //! Run-time settings (seed 002 `/api/get_settings`, `/api/update_settings`).
 
+use super::Caller;
 use std::sync::Arc;
 
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
 
-use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
+use super::{ApiResult, Auth, StatusBody, Tag};
 use crate::audit::AuditEvent;
 use crate::error::AppError;
 use crate::settings::{DEFS, Kind};
@@ -48,32 +48,22 @@ pub struct SettingInfo {
 impl SettingsApi {
     /// Every setting as one object of key → value.
     #[oai(path = "/api/get_settings", method = "get", operation_id = "get_settings")]
-    async fn get_settings(
-        &self,
-        state: Data<&Arc<AppState>>,
-        _auth: Auth,
-    ) -> Json<std::collections::BTreeMap<String, Value>> {
-        Json((*state.settings.all()).clone())
+    async fn get_settings(&self, caller: Caller) -> Json<std::collections::BTreeMap<String, Value>> {
+        Json((*caller.state.settings.all()).clone())
     }
 
     /// Change settings: an object of key → new value; unknown keys and bad values are refused
     /// and nothing is changed.
     #[oai(path = "/api/update_settings", method = "post", operation_id = "update_settings")]
-    async fn update_settings(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<Value>,
-    ) -> ApiResult<Json<StatusBody>> {
+    async fn update_settings(&self, caller: Caller, body: Json<Value>) -> ApiResult<Json<StatusBody>> {
         let Value::Object(changes) = body.0 else {
             return Err(AppError::bad_request("settings_missing", "No settings provided").into());
         };
         let detail = Value::Object(changes.clone()).to_string();
-        state.settings.update(changes).await?;
-        state
-            .audit
-            .record(AuditEvent::new("settings_update").actor(&auth.principal().username).ip(ip_of(req)).detail(detail));
+        caller.state.settings.update(changes).await?;
+        caller.state.audit.record(
+            AuditEvent::new("settings_update").actor(&caller.principal().username).ip(caller.ip()).detail(detail),
+        );
         Ok(StatusBody::new("Settings updated"))
     }
 

@@ -2,6 +2,7 @@
 //! metrics. Every operation but `/api/is_up` is gated; new ones are admin-only in the role map
 //! until an administrator grants them.
 
+use super::Caller;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,10 +144,9 @@ impl SystemApi {
     #[oai(path = "/api/resources/stream", method = "get", operation_id = "stream_resources")]
     async fn resources_stream(
         &self,
-        state: Data<&Arc<AppState>>,
-        _auth: Auth,
+        caller: Caller,
     ) -> ApiResult<EventStream<futures_util::stream::BoxStream<'static, Snapshot>>> {
-        let mut rx = state.stats.subscribe();
+        let mut rx = caller.state.stats.subscribe();
         rx.mark_changed();
         let snapshots = futures_util::stream::unfold(rx, |mut rx| async move {
             loop {
@@ -158,7 +158,7 @@ impl SystemApi {
             }
         });
         // Ends when the server stops, so an open stream never holds up a restart.
-        let stream = snapshots.take_until(state.lifecycle.stopping()).boxed();
+        let stream = snapshots.take_until(caller.state.lifecycle.stopping()).boxed();
         Ok(EventStream::new(stream).keep_alive(Duration::from_secs(15)))
     }
 
@@ -167,27 +167,21 @@ impl SystemApi {
     /// storage root as working directory, a timeout and an output cap. Every attempt is
     /// audited.
     #[oai(path = "/api/command", method = "post", operation_id = "run_command")]
-    async fn command(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<RunCommand>,
-    ) -> ApiResult<Json<CommandResult>> {
-        let event = AuditEvent::new("command").actor(&auth.principal().username).ip(ip_of(req));
+    async fn command(&self, caller: Caller, body: Json<RunCommand>) -> ApiResult<Json<CommandResult>> {
+        let event = AuditEvent::new("command").actor(&caller.principal().username).ip(caller.ip());
         let raw = body.0.command.0.unwrap_or_default();
-        let argv = match state.commands.parse(&raw) {
+        let argv = match caller.state.commands.parse(&raw) {
             Ok(argv) => argv,
             Err(e) => {
-                state.audit.record(event.outcome("denied").detail(format!("{raw:?}: {}", code_of(&e))));
+                caller.state.audit.record(event.outcome("denied").detail(format!("{raw:?}: {}", code_of(&e))));
                 return Err(e.into());
             }
         };
         let argv_json = serde_json::to_string(&argv).unwrap_or_default();
-        let out = match state.commands.run(&argv, state.lifecycle.stopping()).await {
+        let out = match caller.state.commands.run(&argv, caller.state.lifecycle.stopping()).await {
             Ok(out) => out,
             Err(e) => {
-                state.audit.record(event.outcome("error").detail(format!("{argv_json}: {}", code_of(&e))));
+                caller.state.audit.record(event.outcome("error").detail(format!("{argv_json}: {}", code_of(&e))));
                 return Err(e.into());
             }
         };
@@ -195,12 +189,12 @@ impl SystemApi {
             (true, _) => ("timed_out", "killed at the timeout".to_string()),
             (false, Some(0)) => ("ok", "exit 0".to_string()),
             (false, Some(c)) => ("failed", format!("exit {c}")),
-            (false, None) if state.lifecycle.requested().is_some() => {
+            (false, None) if caller.state.lifecycle.requested().is_some() => {
                 ("stopped", "killed: server stopping".to_string())
             }
             (false, None) => ("failed", "killed by a signal".to_string()),
         };
-        state.audit.record(event.outcome(outcome).detail(format!("{argv_json}: {how}")));
+        caller.state.audit.record(event.outcome(outcome).detail(format!("{argv_json}: {how}")));
         Ok(Json(CommandResult {
             status: "Command executed".into(),
             output: out.output,
@@ -273,19 +267,14 @@ impl SystemApi {
     /// Stop the server so an external updater can replace it (seed 002): answers, then stops
     /// gracefully like `/api/shutdown` and exits 0; the updater starts it again.
     #[oai(path = "/update_start_exit_program", method = "post", operation_id = "update_start_exit_program")]
-    async fn update_start_exit_program(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-    ) -> ApiResult<Json<StatusBody>> {
-        state.audit.record(
+    async fn update_start_exit_program(&self, caller: Caller) -> ApiResult<Json<StatusBody>> {
+        caller.state.audit.record(
             AuditEvent::new("shutdown")
-                .actor(&auth.principal().username)
-                .ip(ip_of(req))
+                .actor(&caller.principal().username)
+                .ip(caller.ip())
                 .detail("for an external update"),
         );
-        state.lifecycle.request(Exit::Shutdown);
+        caller.state.lifecycle.request(Exit::Shutdown);
         Ok(StatusBody::new("Update started"))
     }
 

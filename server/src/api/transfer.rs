@@ -16,6 +16,7 @@
 //!   `C:\...\a.txt`); a `..` component, or one that would be a separator or `..` after one
 //!   more percent-decoding, is refused with 400 `path_invalid`.
 
+use super::Caller;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -30,8 +31,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use tokio::io::AsyncReadExt;
 
 use super::body::{FileBody, TusChunk, UploadForm, drain, drain_form, worth_draining};
-use super::files::session;
-use super::{ApiError, ApiResult, Auth, ErrorBody, Tag};
+use super::{ApiError, ApiResult, ErrorBody, Tag};
 use crate::error::AppError;
 use crate::files::tus::{NewUpload, UploadState};
 use crate::files::{BODY_IDLE_TIMEOUT, Upload, UserFs};
@@ -217,9 +217,8 @@ impl TransferApi {
     #[oai(path = "/api/upload", method = "post", operation_id = "upload")]
     async fn upload(
         &self,
-        state: Data<&Arc<AppState>>,
         req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// Folder to upload into (default `/`); a form field `path` may say the same.
         path: Query<Option<String>>,
         /// Replace existing files (default false); a form field `overwrite` may say the same.
@@ -229,7 +228,7 @@ impl TransferApi {
         let Some(mut multipart) = form.0 else {
             return Err(no_file().into());
         };
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let query_path = match path.0.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => Some(VPath::parse(raw).map_err(AppError::from)?),
@@ -251,9 +250,8 @@ impl TransferApi {
     #[oai(path = "/api/put_file", method = "put", operation_id = "put_file")]
     async fn put_file(
         &self,
-        state: Data<&Arc<AppState>>,
         req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// Full path of the file to write, e.g. `/photos/a.jpg`.
         path: Query<Option<String>>,
         /// Replace an existing file (default false: 409).
@@ -261,7 +259,7 @@ impl TransferApi {
         body: FileBody,
     ) -> ApiResult<PutFileResponse> {
         let mut stream = Box::pin(body.0.into_bytes_stream());
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let len = content_length(req);
         match store_body(&fs, path.0.as_deref(), overwrite.0.unwrap_or(false), len, &mut stream).await {
             Ok(done) => Ok(done),
@@ -289,9 +287,7 @@ impl TransferApi {
     #[oai(path = "/api/tus", method = "post", operation_id = "tus_create")]
     async fn tus_create(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// Must be `1.0.0`.
         #[oai(name = "Tus-Resumable")]
         tus_resumable: Header<Option<String>>,
@@ -308,9 +304,9 @@ impl TransferApi {
         };
         let metadata = upload_metadata.0.unwrap_or_default();
         let (target, overwrite) = tus_target(&metadata)?;
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let new = NewUpload { target, length, overwrite, metadata };
-        let up = state.tus.create(&fs, auth.principal().user_id, new).await?;
+        let up = caller.state.tus.create(&fs, caller.principal().user_id, new).await?;
         Ok(TusCreated::Created(format!("/api/tus/{}", up.id), up.offset, expires_header(&up)))
     }
 
@@ -318,9 +314,7 @@ impl TransferApi {
     #[oai(path = "/api/tus/:id", method = "head", operation_id = "tus_status")]
     async fn tus_status(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// The upload id from `Location`.
         id: Path<String>,
         /// Must be `1.0.0`.
@@ -328,8 +322,8 @@ impl TransferApi {
         tus_resumable: Header<Option<String>>,
     ) -> TusResult<TusProgress> {
         check_tus_version(tus_resumable.0.as_deref())?;
-        let fs = session(&state, req, &auth);
-        let up = state.tus.status(&fs, auth.principal().user_id, &id.0).await?;
+        let fs = caller.files();
+        let up = caller.state.tus.status(&fs, caller.principal().user_id, &id.0).await?;
         let metadata = Some(up.metadata.clone()).filter(|m| !m.is_empty());
         Ok(TusProgress::Progress(up.offset, up.length, metadata, expires_header(&up), "no-store".into()))
     }
@@ -341,9 +335,8 @@ impl TransferApi {
     #[allow(clippy::too_many_arguments)]
     async fn tus_patch(
         &self,
-        state: Data<&Arc<AppState>>,
         req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// The upload id from `Location`.
         id: Path<String>,
         /// Must be `1.0.0`.
@@ -368,10 +361,10 @@ impl TransferApi {
         let Some(offset) = upload_offset.0 else {
             return Err(AppError::bad_request("offset_missing", "Upload-Offset is required").into());
         };
-        let fs = session(&state, req, &auth);
+        let fs = caller.files();
         let mut stream = Box::pin(body.0.into_bytes_stream());
         let len = content_length(req);
-        match state.tus.patch(&fs, auth.principal().user_id, &id.0, offset, len, &mut stream).await {
+        match caller.state.tus.patch(&fs, caller.principal().user_id, &id.0, offset, len, &mut stream).await {
             Ok(up) => Ok(TusPatched::Stored(up.offset, expires_header(&up))),
             Err(e) => {
                 if worth_draining(len) && !body_failed(&e) {
@@ -386,9 +379,7 @@ impl TransferApi {
     #[oai(path = "/api/tus/:id", method = "delete", operation_id = "tus_terminate")]
     async fn tus_terminate(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
+        caller: Caller,
         /// The upload id from `Location`.
         id: Path<String>,
         /// Must be `1.0.0`.
@@ -396,8 +387,8 @@ impl TransferApi {
         tus_resumable: Header<Option<String>>,
     ) -> TusResult<TusTerminated> {
         check_tus_version(tus_resumable.0.as_deref())?;
-        let fs = session(&state, req, &auth);
-        state.tus.terminate(&fs, auth.principal().user_id, &id.0).await?;
+        let fs = caller.files();
+        caller.state.tus.terminate(&fs, caller.principal().user_id, &id.0).await?;
         Ok(TusTerminated::Terminated)
     }
 }

@@ -2,6 +2,7 @@
 //! but never carry a password, a hash or a full API key: `password` is always null and
 //! `API_KEY` is masked, except once, when a key is created or regenerated.
 
+use super::Caller;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
@@ -246,13 +247,7 @@ impl UsersApi {
 
     /// Create a user; the response carries the new user's API key, shown this once.
     #[oai(path = "/api/user/create", method = "post", operation_id = "create_user")]
-    async fn create(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<CreateUser>,
-    ) -> ApiResult<Json<CreatedView>> {
+    async fn create(&self, caller: Caller, body: Json<CreateUser>) -> ApiResult<Json<CreatedView>> {
         let b = body.0;
         let missing: Vec<&str> = [("username", b.username.is_none()), ("password", b.password.is_none())]
             .into_iter()
@@ -271,48 +266,36 @@ impl UsersApi {
             ftp_users: b.ftp_users.unwrap_or_default(),
             settings: settings_text(b.settings).unwrap_or_default(),
         };
-        let (user, key) = state.users.create(new).await?;
-        state.audit.record(AuditEvent::new("user_create").actor(&auth.principal().username).ip(ip_of(req)).detail(
-            format!(
+        let (user, key) = caller.state.users.create(new).await?;
+        caller.state.audit.record(
+            AuditEvent::new("user_create").actor(&caller.principal().username).ip(caller.ip()).detail(format!(
                 "{} role={} paths={} paths_write={}",
                 user.username,
                 user.role,
                 to_json_string(&user.paths),
                 to_json_string(&user.paths_write)
-            ),
-        ));
+            )),
+        );
         Ok(Json(CreatedView { status: "User created".into(), id: user.id, api_key: key }))
     }
 
     /// Delete a user; a custom role no remaining user holds is removed from the role map.
     #[oai(path = "/api/user/delete", method = "post", operation_id = "delete_user")]
-    async fn delete(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<DeleteUser>,
-    ) -> ApiResult<Json<StatusBody>> {
+    async fn delete(&self, caller: Caller, body: Json<DeleteUser>) -> ApiResult<Json<StatusBody>> {
         let Some(username) = body.0.username.0.filter(|u| !u.is_empty()) else {
             return Err(AppError::bad_request("username_missing", "No username provided").into());
         };
-        let user = state.users.get_by_name(&username).await?;
-        state.users.delete(user.id).await?;
-        state
-            .audit
-            .record(AuditEvent::new("user_delete").actor(&auth.principal().username).ip(ip_of(req)).detail(username));
+        let user = caller.state.users.get_by_name(&username).await?;
+        caller.state.users.delete(user.id).await?;
+        caller.state.audit.record(
+            AuditEvent::new("user_delete").actor(&caller.principal().username).ip(caller.ip()).detail(username),
+        );
         Ok(StatusBody::new("User deleted"))
     }
 
     /// Edit a user's details; password, role and disable changes end the user's sessions.
     #[oai(path = "/api/user/edit", method = "post", operation_id = "edit_user")]
-    async fn edit(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<EditUser>,
-    ) -> ApiResult<Json<EditedView>> {
+    async fn edit(&self, caller: Caller, body: Json<EditUser>) -> ApiResult<Json<EditedView>> {
         let mut b = body.0;
         // `null` and empty text mean "not given", for the id and the username alike.
         if matches!(&b.id, Some(Value::Null)) || matches!(&b.id, Some(Value::String(s)) if s.trim().is_empty()) {
@@ -328,7 +311,7 @@ impl UsersApi {
         };
         let id = match (id, &b.id, &b.username) {
             (Some(id), _, _) => id,
-            (None, None, Some(name)) => state.users.get_by_name(name).await?.id,
+            (None, None, Some(name)) => caller.state.users.get_by_name(name).await?.id,
             (None, Some(_), _) => return Err(AppError::bad_request("id_invalid", "User id must be a number").into()),
             (None, None, None) => {
                 return Err(AppError::bad_request(
@@ -352,12 +335,12 @@ impl UsersApi {
             regenerate_api_key: b.regenerate_api_key.unwrap_or(false),
         };
         let summary = describe_changes(&changes);
-        let out = state.users.edit(id, changes).await?;
+        let out = caller.state.users.edit(id, changes).await?;
         let target = out.user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
-        state.audit.record(
+        caller.state.audit.record(
             AuditEvent::new("user_edit")
-                .actor(&auth.principal().username)
-                .ip(ip_of(req))
+                .actor(&caller.principal().username)
+                .ip(caller.ip())
                 .detail(format!("{target}: {summary}")),
         );
         Ok(Json(EditedView { status: "User edited".into(), api_key: out.api_key, token: None }))
@@ -378,15 +361,9 @@ impl UsersApi {
 
     /// Edit one's own name, password (with the current one), settings, or regenerate the API key.
     #[oai(path = "/api/user/edit_self", method = "post", operation_id = "edit_self")]
-    async fn edit_self(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: Auth,
-        body: Json<EditSelf>,
-    ) -> ApiResult<Json<EditedView>> {
+    async fn edit_self(&self, caller: Caller, body: Json<EditSelf>) -> ApiResult<Json<EditedView>> {
         let b = body.0;
-        let p = auth.principal();
+        let p = caller.principal();
         let changes = SelfChanges {
             name: b.name,
             password: b.password,
@@ -395,13 +372,13 @@ impl UsersApi {
             regenerate_api_key: b.regenerate_api_key.unwrap_or(false) || b.api_key.is_some_and(|k| !k.is_empty()),
         };
         let password_changed = changes.password.is_some();
-        let out = state.users.edit_self(p, changes).await?;
+        let out = caller.state.users.edit_self(p, changes).await?;
         let token = match (&out.user, out.tokens_revoked) {
-            (Some(u), true) => Some(state.auth.issue_token(u)?.0),
+            (Some(u), true) => Some(caller.state.auth.issue_token(u)?.0),
             _ => None,
         };
         let what = if password_changed { "password changed" } else { "profile" };
-        state.audit.record(AuditEvent::new("user_edit_self").actor(&p.username).ip(ip_of(req)).detail(what));
+        caller.state.audit.record(AuditEvent::new("user_edit_self").actor(&p.username).ip(caller.ip()).detail(what));
         Ok(Json(EditedView { status: "User updated".into(), api_key: out.api_key, token }))
     }
 }

@@ -3,6 +3,7 @@
 //! clients written for that API (like the seed-003 command-line tool) work unchanged. Errors
 //! use its `ApiResponse` body: `{"status": 404, "message": "", "error": "..."}`.
 
+use super::Caller;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -389,37 +390,32 @@ impl V1Api {
     )]
     async fn close_sftp_connection(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: V1Auth,
+        caller: Caller<V1Auth>,
         /// Id of the connection to close.
         #[oai(name = "connectionID")]
         connection_id: Path<String>,
     ) -> V1Result<Json<ApiResponseBody>> {
-        self.close_connection(state, req, auth, connection_id).await
+        self.close_connection(caller, connection_id).await
     }
 
     /// Terminate an active connection at once (an upload in flight is discarded).
     #[oai(path = "/api/v1/connection/:connectionID", method = "delete", operation_id = "v1_close_connection")]
     async fn close_connection(
         &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: V1Auth,
+        caller: Caller<V1Auth>,
         /// Id of the connection to close.
         #[oai(name = "connectionID")]
         connection_id: Path<String>,
     ) -> V1Result<Json<ApiResponseBody>> {
-        let Some(conn) = state.ftp.registry().get(&connection_id.0) else {
+        let Some(conn) = caller.state.ftp.registry().get(&connection_id.0) else {
             return Err(AppError::not_found("connection_not_found", "Connection not found").into());
         };
         conn.close();
-        state.audit.record(
-            AuditEvent::new("ftp_connection_close").actor(&auth.principal().username).ip(ip_of(req)).detail(format!(
-                "{} {}",
-                conn.id,
-                conn.username().unwrap_or_default()
-            )),
+        caller.state.audit.record(
+            AuditEvent::new("ftp_connection_close")
+                .actor(&caller.principal().username)
+                .ip(caller.ip())
+                .detail(format!("{} {}", conn.id, conn.username().unwrap_or_default())),
         );
         Ok(body(200, "Connection closed", ""))
     }
@@ -439,17 +435,12 @@ impl V1Api {
 
     /// Start a quota scan: recount a user's files and bytes (409 when one runs for that user).
     #[oai(path = "/api/v1/quota_scan", method = "post", operation_id = "v1_start_quota_scan")]
-    async fn start_quota_scan(
-        &self,
-        state: Data<&Arc<AppState>>,
-        _auth: V1Auth,
-        user: Json<UserIn>,
-    ) -> V1Result<ScanStarted> {
+    async fn start_quota_scan(&self, caller: Caller<V1Auth>, user: Json<UserIn>) -> V1Result<ScanStarted> {
         let Some(name) = user.0.username.filter(|u| !u.is_empty()) else {
             return Err(AppError::bad_request("fields_missing", "username is required").into());
         };
-        let account = state.accounts.get_by_name(&name).await?;
-        state.accounts.start_quota_scan(account)?;
+        let account = caller.state.accounts.get_by_name(&name).await?;
+        caller.state.accounts.start_quota_scan(account)?;
         Ok(ScanStarted::Created(body(201, "Scan started", "")))
     }
 
@@ -457,8 +448,7 @@ impl V1Api {
     #[oai(path = "/api/v1/user", method = "get", operation_id = "v1_get_users")]
     async fn get_users(
         &self,
-        state: Data<&Arc<AppState>>,
-        _auth: V1Auth,
+        caller: Caller<V1Auth>,
         /// Users to skip.
         #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<u64>>,
@@ -471,7 +461,8 @@ impl V1Api {
         username: Query<Option<String>>,
     ) -> V1Result<Json<Vec<User>>> {
         let limit = limit.0.unwrap_or(100);
-        let rows = state
+        let rows = caller
+            .state
             .accounts
             .list(username.0.as_deref(), order.0 == Some(Order::Desc), offset.0.unwrap_or(0), limit)
             .await?;
@@ -480,15 +471,9 @@ impl V1Api {
 
     /// Add a user; the home folder is created when missing.
     #[oai(path = "/api/v1/user", method = "post", operation_id = "v1_add_user")]
-    async fn add_user(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        auth: V1Auth,
-        user: Json<UserIn>,
-    ) -> V1Result<Json<User>> {
+    async fn add_user(&self, req: &Request, caller: Caller<V1Auth>, user: Json<UserIn>) -> V1Result<Json<User>> {
         let input = input_from(user.0, None)?;
-        let a = state.accounts.create(input, editor(req, &auth), true).await?;
+        let a = caller.state.accounts.create(input, editor(req, &caller.auth), true).await?;
         Ok(Json(User::from(&a)))
     }
 
@@ -496,13 +481,12 @@ impl V1Api {
     #[oai(path = "/api/v1/user/:userID", method = "get", operation_id = "v1_get_user_by_id")]
     async fn get_user(
         &self,
-        state: Data<&Arc<AppState>>,
-        _auth: V1Auth,
+        caller: Caller<V1Auth>,
         /// Id of the user.
         #[oai(name = "userID")]
         user_id: Path<i64>,
     ) -> V1Result<Json<User>> {
-        Ok(Json(User::from(&state.accounts.get(user_id.0).await?)))
+        Ok(Json(User::from(&caller.state.accounts.get(user_id.0).await?)))
     }
 
     /// Update a user; absent fields keep their value, a given password replaces the old one.
@@ -510,17 +494,16 @@ impl V1Api {
     #[oai(path = "/api/v1/user/:userID", method = "put", operation_id = "v1_update_user")]
     async fn update_user(
         &self,
-        state: Data<&Arc<AppState>>,
         req: &Request,
-        auth: V1Auth,
+        caller: Caller<V1Auth>,
         /// Id of the user.
         #[oai(name = "userID")]
         user_id: Path<i64>,
         user: Json<UserIn>,
     ) -> V1Result<Json<ApiResponseBody>> {
-        let current = state.accounts.get(user_id.0).await?;
+        let current = caller.state.accounts.get(user_id.0).await?;
         let input = input_from(user.0, Some(&current))?;
-        state.accounts.update(current.id, input, editor(req, &auth), true).await?;
+        caller.state.accounts.update(current.id, input, editor(req, &caller.auth), true).await?;
         Ok(body(200, "User updated", ""))
     }
 
@@ -528,14 +511,13 @@ impl V1Api {
     #[oai(path = "/api/v1/user/:userID", method = "delete", operation_id = "v1_delete_user")]
     async fn delete_user(
         &self,
-        state: Data<&Arc<AppState>>,
         req: &Request,
-        auth: V1Auth,
+        caller: Caller<V1Auth>,
         /// Id of the user.
         #[oai(name = "userID")]
         user_id: Path<i64>,
     ) -> V1Result<Json<ApiResponseBody>> {
-        state.accounts.delete(user_id.0, editor(req, &auth)).await?;
+        caller.state.accounts.delete(user_id.0, editor(req, &caller.auth)).await?;
         Ok(body(200, "User deleted", ""))
     }
 }
