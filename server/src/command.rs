@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 
 use crate::config::CommandConfig;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 
 /// Runs at once; more get 429.
 const MAX_CONCURRENT: usize = 4;
@@ -60,19 +60,19 @@ impl CommandRunner {
     /// Splits `command` into argv and checks it against the allowlist.
     pub fn parse(&self, command: &str) -> AppResult<Vec<String>> {
         if !self.cfg.enabled {
-            return Err(AppError::forbidden(
-                "command_disabled",
+            return Err(AppError::new(
+                Code::CommandDisabled,
                 "The command runner is disabled; an administrator enables it in the config file",
             ));
         }
         let argv = shell_words::split(command)
-            .map_err(|e| AppError::bad_request("command_invalid", format!("Cannot parse the command: {e}")))?;
+            .map_err(|e| AppError::new(Code::CommandInvalid, format!("Cannot parse the command: {e}")))?;
         let Some(program) = argv.first() else {
-            return Err(AppError::bad_request("command_missing", "No command provided"));
+            return Err(AppError::new(Code::CommandMissing, "No command provided"));
         };
         if !self.cfg.allow.iter().any(|a| a == program) {
-            return Err(AppError::forbidden(
-                "command_not_allowed",
+            return Err(AppError::new(
+                Code::CommandNotAllowed,
                 "That program is not on the allowlist (absolute paths in [command] allow)",
             ));
         }
@@ -83,12 +83,14 @@ impl CommandRunner {
     /// is stopping) the program is killed like at the timeout, so it never holds up a restart.
     pub async fn run(&self, argv: &[String], stop: impl Future<Output = ()>) -> AppResult<CommandOutcome> {
         let Some((program, args)) = argv.split_first() else {
-            return Err(AppError::bad_request("command_missing", "No command provided"));
+            return Err(AppError::new(Code::CommandMissing, "No command provided"));
         };
-        let _slot = self.slots.try_acquire().map_err(|_| AppError::TooManyRequests {
-            code: "command_busy",
-            message: format!("{MAX_CONCURRENT} commands are already running"),
-            retry_after: Duration::from_secs(1),
+        let _slot = self.slots.try_acquire().map_err(|_| {
+            AppError::rate_limited(
+                Code::CommandBusy,
+                format!("{MAX_CONCURRENT} commands are already running"),
+                Duration::from_secs(1),
+            )
         })?;
         let started = Instant::now();
         let mut cmd = tokio::process::Command::new(program);
@@ -102,9 +104,9 @@ impl CommandRunner {
         #[cfg(unix)]
         cmd.process_group(0);
         let mut child = cmd.spawn().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => AppError::not_found("program_not_found", "The program does not exist"),
+            std::io::ErrorKind::NotFound => AppError::new(Code::ProgramNotFound, "The program does not exist"),
             std::io::ErrorKind::PermissionDenied => {
-                AppError::forbidden("program_not_executable", "The program cannot be executed")
+                AppError::new(Code::ProgramNotExecutable, "The program cannot be executed")
             }
             _ => AppError::internal(format!("spawn {program}: {e}")),
         })?;
@@ -224,7 +226,7 @@ mod tests {
 
     fn code(e: AppError) -> &'static str {
         match e {
-            AppError::Forbidden { code, .. } | AppError::BadRequest { code, .. } => code,
+            e if matches!(e.status(), 400 | 403) => e.code().as_str(),
             other => panic!("unexpected {other:?}"),
         }
     }

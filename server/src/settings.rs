@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::db;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 
 /// The type of a setting's value.
 #[derive(Debug, Clone, Copy)]
@@ -196,15 +196,12 @@ impl SettingsService {
     /// Validates every change first, then writes them in one transaction.
     pub async fn update(&self, changes: serde_json::Map<String, Value>) -> AppResult<Vec<String>> {
         if changes.is_empty() {
-            return Err(AppError::bad_request("settings_missing", "No settings provided"));
+            return Err(AppError::new(Code::SettingsMissing, "No settings provided"));
         }
         let mut plan = Vec::new();
         for (k, v) in changes {
             let def = DEFS.iter().find(|d| d.key == k).ok_or_else(|| {
-                AppError::bad_request(
-                    "unknown_setting",
-                    format!("Unknown setting `{}`", crate::audit::escape_control(&k)),
-                )
+                AppError::new(Code::UnknownSetting, format!("Unknown setting `{}`", crate::audit::escape_control(&k)))
             })?;
             check(def, &v)?;
             plan.push((k, v.to_string()));
@@ -248,5 +245,5 @@ fn check(def: &SettingDef, v: &Value) -> AppResult<()> {
         Kind::PortRange => "a port range like 30000-30009".to_string(),
         Kind::Host => "an IPv4 address or a DNS name like nas.example.org".to_string(),
     };
-    Err(AppError::bad_request("setting_invalid", format!("Setting `{}` must be {expect}", def.key)))
+    Err(AppError::new(Code::SettingInvalid, format!("Setting `{}` must be {expect}", def.key)))
 }

@@ -37,7 +37,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::audit::{Audit, AuditEvent};
 use crate::config::{UpdateConfig, parse_public_key};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 use crate::lifecycle::{Exit, Lifecycle};
 
 const MANIFEST: &str = "manifest.json";
@@ -97,7 +97,7 @@ impl Location {
     fn manifest(source: &str) -> AppResult<Location> {
         if source.starts_with("http://") || source.starts_with("https://") {
             let mut url = reqwest::Url::parse(source)
-                .map_err(|e| AppError::conflict("update_source_invalid", format!("update.url: {e}")))?;
+                .map_err(|e| AppError::new(Code::UpdateSourceInvalid, format!("update.url: {e}")))?;
             if !url.path().ends_with(".json") {
                 if !url.path().ends_with('/') {
                     url.set_path(&format!("{}/", url.path()));
@@ -131,7 +131,7 @@ impl Location {
 
     /// Resolves an artifact URL from the manifest against the manifest's location.
     fn join(&self, rel: &str) -> AppResult<Location> {
-        let invalid = |e: String| AppError::BadGateway { code: "update_manifest_invalid", message: e };
+        let invalid = |e: String| AppError::new(Code::UpdateManifestInvalid, e);
         if rel.starts_with("http://") || rel.starts_with("https://") {
             return reqwest::Url::parse(rel).map(Location::Http).map_err(|e| invalid(format!("artifact url: {e}")));
         }
@@ -229,8 +229,8 @@ fn current_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-fn gateway(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::BadGateway { code, message: message.into() }
+fn gateway(code: Code, message: impl Into<String>) -> AppError {
+    AppError::new(code, message)
 }
 
 impl Updater {
@@ -276,7 +276,7 @@ impl Updater {
     /// the background; returns the version being installed.
     pub async fn start(self: &Arc<Self>, lifecycle: Arc<Lifecycle>, audit: Audit, actor: String) -> AppResult<String> {
         if self.busy.swap(true, Ordering::SeqCst) {
-            return Err(AppError::conflict("update_in_progress", "An update is already running"));
+            return Err(AppError::new(Code::UpdateInProgress, "An update is already running"));
         }
         let release = match self.check().await {
             Ok(r) => r,
@@ -332,24 +332,24 @@ impl Updater {
     /// Steps 1 and 2: fetch, verify and judge the manifest.
     pub async fn check(&self) -> AppResult<Release> {
         let (Some(url), Some(key)) = (&self.cfg.url, &self.key) else {
-            return Err(AppError::conflict(
-                "update_not_configured",
+            return Err(AppError::new(
+                Code::UpdateNotConfigured,
                 "Updates are not configured: set [update] url and public_key in the config file",
             ));
         };
         self.exe_dir_writable()?;
         let manifest_at = Location::manifest(url)?;
         let manifest = self.fetch(&manifest_at, MAX_MANIFEST, "manifest").await.map_err(|e| match e {
-            AppError::NotFound { .. } => {
-                gateway("update_source_unreachable", format!("No release manifest at {manifest_at}"))
+            e if e.status() == 404 => {
+                gateway(Code::UpdateSourceUnreachable, format!("No release manifest at {manifest_at}"))
             }
             e => e,
         })?;
         let signature = match self.fetch(&manifest_at.signature(), MAX_SIGNATURE, "signature").await {
             Ok(s) => s,
-            Err(AppError::NotFound { .. }) => {
+            Err(e) if e.status() == 404 => {
                 return Err(gateway(
-                    "update_unsigned",
+                    Code::UpdateUnsigned,
                     "The release manifest has no signature (manifest.json.minisig)",
                 ));
             }
@@ -358,31 +358,31 @@ impl Updater {
         let signature = std::str::from_utf8(&signature)
             .ok()
             .and_then(|s| Signature::decode(s).ok())
-            .ok_or_else(|| gateway("update_bad_signature", "The manifest signature is not a minisign signature"))?;
+            .ok_or_else(|| gateway(Code::UpdateBadSignature, "The manifest signature is not a minisign signature"))?;
         key.verify(&manifest, &signature, false).map_err(|e| {
             gateway(
-                "update_bad_signature",
+                Code::UpdateBadSignature,
                 format!("The manifest signature does not verify with the configured key ({e})"),
             )
         })?;
         let manifest: Manifest = serde_json::from_slice(&manifest)
-            .map_err(|e| gateway("update_manifest_invalid", format!("The release manifest is not valid: {e}")))?;
+            .map_err(|e| gateway(Code::UpdateManifestInvalid, format!("The release manifest is not valid: {e}")))?;
         let offered = Version::parse(&manifest.version)
-            .ok_or_else(|| gateway("update_manifest_invalid", format!("`{}` is not a version", manifest.version)))?;
+            .ok_or_else(|| gateway(Code::UpdateManifestInvalid, format!("`{}` is not a version", manifest.version)))?;
         let running = Version::parse(env!("CARGO_PKG_VERSION"))
             .ok_or_else(|| AppError::internal("own version does not parse"))?;
         if offered <= running {
-            return Err(AppError::conflict(
-                "update_not_newer",
+            return Err(AppError::new(
+                Code::UpdateNotNewer,
                 format!("The offered version {} is not newer than {}", manifest.version, current_version()),
             ));
         }
         let artifact = manifest.artifacts.get(&platform()).ok_or_else(|| {
-            gateway("update_no_artifact", format!("Release {} has no artifact for {}", manifest.version, platform()))
+            gateway(Code::UpdateNoArtifact, format!("Release {} has no artifact for {}", manifest.version, platform()))
         })?;
         let sha256 = artifact.sha256.trim().to_ascii_lowercase();
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(gateway("update_manifest_invalid", "The artifact's sha256 is not 64 hex digits"));
+            return Err(gateway(Code::UpdateManifestInvalid, "The artifact's sha256 is not 64 hex digits"));
         }
         Ok(Release { version: manifest.version, artifact: manifest_at.join(&artifact.url)?, sha256 })
     }
@@ -401,8 +401,8 @@ impl Updater {
                 let _ = std::fs::remove_file(&probe);
                 Ok(())
             }
-            Err(e) => Err(AppError::conflict(
-                "update_not_writable",
+            Err(e) => Err(AppError::new(
+                Code::UpdateNotWritable,
                 format!("Nook cannot write next to its binary ({e}); update it with the system's package tools"),
             )),
         }
@@ -410,14 +410,12 @@ impl Updater {
 
     /// Reads a small file (manifest, signature). A missing file is `NotFound`.
     async fn fetch(&self, at: &Location, limit: u64, what: &str) -> AppResult<Vec<u8>> {
-        let too_big = || gateway("update_manifest_invalid", format!("The {what} is larger than {limit} bytes"));
+        let too_big = || gateway(Code::UpdateManifestInvalid, format!("The {what} is larger than {limit} bytes"));
         match at {
             Location::File(p) => {
                 let data = tokio::fs::read(p).await.map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => {
-                        AppError::not_found("not_found", format!("{} not found", p.display()))
-                    }
-                    _ => gateway("update_source_unreachable", format!("Cannot read {}: {e}", p.display())),
+                    std::io::ErrorKind::NotFound => AppError::new(Code::NotFound, format!("{} not found", p.display())),
+                    _ => gateway(Code::UpdateSourceUnreachable, format!("Cannot read {}: {e}", p.display())),
                 })?;
                 if data.len() as u64 > limit {
                     return Err(too_big());
@@ -426,16 +424,16 @@ impl Updater {
             }
             Location::Http(url) => {
                 let unreachable = |e: reqwest::Error| {
-                    gateway("update_source_unreachable", format!("Cannot fetch the {what} from {url}: {e}"))
+                    gateway(Code::UpdateSourceUnreachable, format!("Cannot fetch the {what} from {url}: {e}"))
                 };
                 let mut resp =
                     self.client.get(url.clone()).timeout(Duration::from_secs(30)).send().await.map_err(unreachable)?;
                 if resp.status() == reqwest::StatusCode::NOT_FOUND {
-                    return Err(AppError::not_found("not_found", format!("{url} not found")));
+                    return Err(AppError::new(Code::NotFound, format!("{url} not found")));
                 }
                 if !resp.status().is_success() {
                     return Err(gateway(
-                        "update_source_unreachable",
+                        Code::UpdateSourceUnreachable,
                         format!("The update source answered {} for the {what}", resp.status()),
                     ));
                 }
@@ -479,7 +477,7 @@ impl Updater {
                 use tokio::io::AsyncReadExt;
                 let mut src = tokio::fs::File::open(p)
                     .await
-                    .map_err(|e| gateway("update_source_unreachable", format!("Cannot read {}: {e}", p.display())))?;
+                    .map_err(|e| gateway(Code::UpdateSourceUnreachable, format!("Cannot read {}: {e}", p.display())))?;
                 let mut buf = vec![0u8; 256 * 1024];
                 loop {
                     let n = src.read(&mut buf).await.map_err(|e| io("read artifact", e))?;
@@ -488,7 +486,7 @@ impl Updater {
                     }
                     let so_far = write(&buf[..n]);
                     if so_far > MAX_ARTIFACT {
-                        return Err(gateway("update_artifact_broken", "The artifact is too large"));
+                        return Err(gateway(Code::UpdateArtifactBroken, "The artifact is too large"));
                     }
                     file.write_all(&buf[..n]).await.map_err(|e| io("write", e))?;
                     self.set(|s| s.downloaded = so_far);
@@ -496,18 +494,18 @@ impl Updater {
             }
             Location::Http(url) => {
                 let unreachable =
-                    |e: reqwest::Error| gateway("update_source_unreachable", format!("Cannot download {url}: {e}"));
+                    |e: reqwest::Error| gateway(Code::UpdateSourceUnreachable, format!("Cannot download {url}: {e}"));
                 let mut resp = self.client.get(url.clone()).send().await.map_err(unreachable)?;
                 if !resp.status().is_success() {
                     return Err(gateway(
-                        "update_source_unreachable",
+                        Code::UpdateSourceUnreachable,
                         format!("The update source answered {} for the artifact", resp.status()),
                     ));
                 }
                 while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
                     let so_far = write(&chunk);
                     if so_far > MAX_ARTIFACT {
-                        return Err(gateway("update_artifact_broken", "The artifact is too large"));
+                        return Err(gateway(Code::UpdateArtifactBroken, "The artifact is too large"));
                     }
                     file.write_all(&chunk).await.map_err(|e| io("write", e))?;
                     self.set(|s| s.downloaded = so_far);
@@ -517,7 +515,7 @@ impl Updater {
         let got = hex::encode(hasher.finalize());
         if got != release.sha256 {
             return Err(gateway(
-                "update_hash_mismatch",
+                Code::UpdateHashMismatch,
                 format!("The downloaded artifact's SHA-256 is {got}, the signed manifest says {}", release.sha256),
             ));
         }
@@ -551,9 +549,11 @@ async fn smoke_test(bin: &Path) -> AppResult<()> {
         .status();
     match tokio::time::timeout(Duration::from_secs(10), run).await {
         Ok(Ok(s)) if s.success() => Ok(()),
-        Ok(Ok(s)) => Err(gateway("update_artifact_broken", format!("The new binary failed to run (`--version`: {s})"))),
-        Ok(Err(e)) => Err(gateway("update_artifact_broken", format!("The new binary cannot run here: {e}"))),
-        Err(_) => Err(gateway("update_artifact_broken", "The new binary did not answer `--version` in 10 s")),
+        Ok(Ok(s)) => {
+            Err(gateway(Code::UpdateArtifactBroken, format!("The new binary failed to run (`--version`: {s})")))
+        }
+        Ok(Err(e)) => Err(gateway(Code::UpdateArtifactBroken, format!("The new binary cannot run here: {e}"))),
+        Err(_) => Err(gateway(Code::UpdateArtifactBroken, "The new binary did not answer `--version` in 10 s")),
     }
 }
 
@@ -583,14 +583,10 @@ fn swap(exe: &Path, new: &Path, record: &Path, rec: &InstallRecord) -> std::io::
 
 /// The code and message of an update error, for the status.
 fn describe(e: &AppError) -> (&'static str, String) {
-    match e {
-        AppError::BadGateway { code, message }
-        | AppError::Conflict { code, message }
-        | AppError::NotFound { code, message }
-        | AppError::BadRequest { code, message }
-        | AppError::Forbidden { code, message } => (code, message.clone()),
-        AppError::Internal(detail) => ("update_failed", detail.clone()),
-        other => ("update_failed", other.to_string()),
+    if e.is_internal() {
+        ("update_failed", e.message().to_string())
+    } else {
+        (e.code().as_str(), e.message().to_string())
     }
 }
 

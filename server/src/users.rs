@@ -11,7 +11,7 @@ use crate::access::RoleService;
 use crate::auth::password::check_password_policy;
 use crate::auth::{ADMIN_ROLE, AuthService, Principal, apikey};
 use crate::db::{self, UserRow};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 
 /// Fields for a new user (already parsed at the API edge).
 #[derive(Debug, Clone, Default)]
@@ -77,8 +77,8 @@ pub fn validate_username(name: &str) -> AppResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::bad_request(
-            "username_invalid",
+        Err(AppError::new(
+            Code::UsernameInvalid,
             "Usernames have 1 to 64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit",
         ))
     }
@@ -86,17 +86,14 @@ pub fn validate_username(name: &str) -> AppResult<()> {
 
 fn validate_name(name: &str) -> AppResult<()> {
     if name.chars().count() > 256 || name.chars().any(char::is_control) {
-        return Err(AppError::bad_request(
-            "name_invalid",
-            "Names have at most 256 characters and no control characters",
-        ));
+        return Err(AppError::new(Code::NameInvalid, "Names have at most 256 characters and no control characters"));
     }
     Ok(())
 }
 
 fn validate_settings(settings: &str) -> AppResult<()> {
     if settings.len() > 64 * 1024 {
-        return Err(AppError::bad_request("settings_invalid", "User settings are limited to 64 KiB"));
+        return Err(AppError::new(Code::SettingsInvalid, "User settings are limited to 64 KiB"));
     }
     Ok(())
 }
@@ -124,13 +121,13 @@ impl UserService {
     }
 
     pub async fn get(&self, id: i64) -> AppResult<UserRow> {
-        db::find_user(&self.db, id).await?.ok_or_else(|| AppError::not_found("user_not_found", "User not found"))
+        db::find_user(&self.db, id).await?.ok_or_else(|| AppError::new(Code::UserNotFound, "User not found"))
     }
 
     pub async fn get_by_name(&self, username: &str) -> AppResult<UserRow> {
         db::find_user_by_name(&self.db, username)
             .await?
-            .ok_or_else(|| AppError::not_found("user_not_found", "User not found"))
+            .ok_or_else(|| AppError::new(Code::UserNotFound, "User not found"))
     }
 
     /// Creates a user; returns it with its API key (full value, shown once).
@@ -199,9 +196,8 @@ impl UserService {
         let old_role = self.get(id).await?.role;
         let out = db::in_transaction(&self.db, move |txn| {
             Box::pin(async move {
-                let mut u = db::find_user(txn, id)
-                    .await?
-                    .ok_or_else(|| AppError::not_found("user_not_found", "User not found"))?;
+                let mut u =
+                    db::find_user(txn, id).await?.ok_or_else(|| AppError::new(Code::UserNotFound, "User not found"))?;
                 let was_enabled_admin = u.role == ADMIN_ROLE && !u.disabled;
                 let mut revoke = false;
                 if let Some(v) = ch.username {
@@ -241,10 +237,7 @@ impl UserService {
                 let still_enabled_admin = u.role == ADMIN_ROLE && !u.disabled;
                 if was_enabled_admin && !still_enabled_admin && db::count_enabled_with_role(txn, ADMIN_ROLE).await? <= 1
                 {
-                    return Err(AppError::conflict(
-                        "last_admin",
-                        "The last administrator cannot be demoted or disabled",
-                    ));
+                    return Err(AppError::new(Code::LastAdmin, "The last administrator cannot be demoted or disabled"));
                 }
                 if revoke {
                     u.token_version += 1;
@@ -264,14 +257,14 @@ impl UserService {
     /// one; privilege fields are not reachable from here at all.
     pub async fn edit_self(&self, who: &Principal, ch: SelfChanges) -> AppResult<EditOutcome> {
         if ch.name.is_none() && ch.password.is_none() && ch.settings.is_none() && !ch.regenerate_api_key {
-            return Err(AppError::bad_request("no_fields", "No valid fields provided for update"));
+            return Err(AppError::new(Code::NoFields, "No valid fields provided for update"));
         }
         if let Some(p) = &ch.password {
             check_password_policy(p)?;
             let current = ch.current_password.as_deref().unwrap_or_default();
             let user = self.get(who.user_id).await?;
             if !self.auth.hasher.verify(current, Some(&user.password_hash)).await {
-                return Err(AppError::forbidden("current_password_wrong", "The current password is wrong"));
+                return Err(AppError::new(Code::CurrentPasswordWrong, "The current password is wrong"));
             }
         }
         let changes = UserChanges {
@@ -289,11 +282,10 @@ impl UserService {
     pub async fn delete(&self, id: i64) -> AppResult<UserRow> {
         let row = db::in_transaction(&self.db, move |txn| {
             Box::pin(async move {
-                let u = db::find_user(txn, id)
-                    .await?
-                    .ok_or_else(|| AppError::not_found("user_not_found", "User not found"))?;
+                let u =
+                    db::find_user(txn, id).await?.ok_or_else(|| AppError::new(Code::UserNotFound, "User not found"))?;
                 if u.role == ADMIN_ROLE && !u.disabled && db::count_enabled_with_role(txn, ADMIN_ROLE).await? <= 1 {
-                    return Err(AppError::conflict("last_admin", "The last administrator cannot be deleted"));
+                    return Err(AppError::new(Code::LastAdmin, "The last administrator cannot be deleted"));
                 }
                 db::delete_user(txn, id).await?;
                 db::bump_users_generation(txn).await?;

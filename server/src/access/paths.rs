@@ -3,7 +3,7 @@
 //! 400 `path_invalid` when an entry is relative or contains `..`, NUL, a backslash or a
 //! control character.
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 use crate::vfs::VPath;
 
 /// Largest number of entries in one list.
@@ -46,7 +46,7 @@ pub fn canonical_absolute(raw: &str) -> AppResult<String> {
 }
 
 fn invalid(why: &str) -> AppError {
-    AppError::bad_request("path_invalid", format!("Path list {why}"))
+    AppError::new(Code::PathInvalid, format!("Path list {why}"))
 }
 
 /// The seed-002 form of a stored list: a JSON-encoded string.
@@ -73,7 +73,7 @@ mod tests {
             [json!(["/a/../b"]), json!(["alice"]), json!(["/a\\b"]), json!(["/a\u{0}"]), json!("not json"), json!(5)]
         {
             let e = parse_path_list(&bad).expect_err("must refuse");
-            assert!(matches!(e, AppError::BadRequest { code: "path_invalid", .. }), "{bad}");
+            assert!(e.code() == crate::error::Code::PathInvalid, "{bad}");
         }
     }
 }

@@ -11,7 +11,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::{ADMIN_ROLE, USER_ROLE};
 use crate::db;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 
 /// Built-in roles: never removed from the map.
 pub const BUILTIN_ROLES: &[&str] = &[ADMIN_ROLE, USER_ROLE];
@@ -177,8 +177,8 @@ impl RoleService {
             return Ok(());
         }
         let list = known.into_iter().collect::<Vec<_>>().join(", ");
-        Err(AppError::bad_request(
-            "unknown_role",
+        Err(AppError::new(
+            Code::UnknownRole,
             format!(
                 "Unknown role `{role}`; roles: {list} (a new role is made by granting it endpoints with /api/role/edit)"
             ),
@@ -220,14 +220,14 @@ impl RoleService {
     /// kept on every endpoint whatever the request says.
     pub async fn edit(&self, changes: BTreeMap<String, Vec<String>>) -> AppResult<()> {
         if changes.is_empty() {
-            return Err(AppError::bad_request("roles_missing", "No roles provided"));
+            return Err(AppError::new(Code::RolesMissing, "No roles provided"));
         }
         let known: BTreeSet<String> = self.endpoints().into_iter().collect();
         let mut plan = Vec::new();
         for (endpoint, roles) in changes {
             if !known.contains(&endpoint) {
-                return Err(AppError::bad_request(
-                    "unknown_endpoint",
+                return Err(AppError::new(
+                    Code::UnknownEndpoint,
                     format!("Unknown endpoint `{}`", crate::audit::escape_control(&endpoint)),
                 ));
             }
@@ -270,8 +270,8 @@ pub fn validate_role_name(role: &str) -> AppResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::bad_request(
-            "role_invalid",
+        Err(AppError::new(
+            Code::RoleInvalid,
             "Role names have 1 to 64 characters of a-z, 0-9, _ and -, starting with a letter",
         ))
     }

@@ -29,7 +29,7 @@ use crate::audit::{Audit, AuditEvent};
 use crate::auth::password::check_password_policy;
 use crate::auth::{AuthService, Principal};
 use crate::db::{self, FtpAccountRow};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 use crate::files::{Access, FileService, Perms, Proto, Rules};
 use crate::users::validate_username;
 use crate::vfs::VPath;
@@ -53,8 +53,8 @@ pub fn from_letters(letters: &str) -> AppResult<Vec<String>> {
             'm' => "create_dirs",
             'M' | 'T' => continue,
             _ => {
-                return Err(AppError::bad_request(
-                    "permissions_invalid",
+                return Err(AppError::new(
+                    Code::PermissionsInvalid,
                     format!("Unknown permission letter `{}`; use e l r a d f m w M T", c.escape_default()),
                 ));
             }
@@ -85,13 +85,13 @@ pub fn to_letters(perms: &[String]) -> String {
 /// Validates v1 permission names; `*` alone stands for everything.
 pub fn check_v1_permissions(perms: &[String]) -> AppResult<Vec<String>> {
     if perms.is_empty() {
-        return Err(AppError::bad_request("permissions_invalid", "At least one permission is required"));
+        return Err(AppError::new(Code::PermissionsInvalid, "At least one permission is required"));
     }
     let mut out: Vec<String> = Vec::new();
     for p in perms {
         if !V1_PERMISSIONS.contains(&p.as_str()) {
-            return Err(AppError::bad_request(
-                "permissions_invalid",
+            return Err(AppError::new(
+                Code::PermissionsInvalid,
                 format!("Unknown permission `{}`", crate::audit::escape_control(p)),
             ));
         }
@@ -122,7 +122,7 @@ pub fn perms_of(names: &[String]) -> Perms {
 pub fn parse_home(raw: Option<&str>, default: &str) -> AppResult<VPath> {
     let raw = raw.filter(|s| !s.trim().is_empty()).unwrap_or(default);
     if !raw.starts_with('/') {
-        return Err(AppError::bad_request("path_invalid", "The home must be an absolute path under the storage root"));
+        return Err(AppError::new(Code::PathInvalid, "The home must be an absolute path under the storage root"));
     }
     Ok(VPath::parse(raw)?)
 }
@@ -182,7 +182,7 @@ pub struct AccountService {
 }
 
 fn not_found() -> AppError {
-    AppError::not_found("user_not_found", "FTP account not found")
+    AppError::new(Code::UserNotFound, "FTP account not found")
 }
 
 impl AccountService {
@@ -236,14 +236,14 @@ impl AccountService {
             ("download_bandwidth", input.download_bandwidth),
         ] {
             if v < 0 {
-                return Err(AppError::bad_request("value_invalid", format!("{name} must not be negative")));
+                return Err(AppError::new(Code::ValueInvalid, format!("{name} must not be negative")));
             }
         }
         if !(0..=65535).contains(&input.uid) || !(0..=65535).contains(&input.gid) {
-            return Err(AppError::bad_request("value_invalid", "uid and gid must be between 0 and 65535"));
+            return Err(AppError::new(Code::ValueInvalid, "uid and gid must be between 0 and 65535"));
         }
         if input.public_keys.len() > 100 || input.public_keys.iter().any(|k| k.len() > 16 * 1024) {
-            return Err(AppError::bad_request("value_invalid", "Too many or too long public keys"));
+            return Err(AppError::new(Code::ValueInvalid, "Too many or too long public keys"));
         }
         Ok(())
     }
@@ -256,8 +256,8 @@ impl AccountService {
         }
         match fs.stat(home).await {
             Ok(e) if e.entry.is_dir => Ok(()),
-            Ok(_) => Err(AppError::bad_request("not_a_directory", "The home is not a folder")),
-            Err(AppError::NotFound { .. }) => fs.mkdir_all(home).await,
+            Ok(_) => Err(AppError::new(Code::NotADirectory, "The home is not a folder")),
+            Err(e) if e.status() == 404 => fs.mkdir_all(home).await,
             Err(e) => Err(e),
         }
     }
@@ -290,7 +290,7 @@ impl AccountService {
     pub async fn create(&self, input: AccountInput, by: Editor<'_>, create_home: bool) -> AppResult<FtpAccountRow> {
         self.validate(&input)?;
         let Some(password) = input.password.clone() else {
-            return Err(AppError::bad_request("password_invalid", "A password is required"));
+            return Err(AppError::new(Code::PasswordInvalid, "A password is required"));
         };
         if create_home {
             self.ensure_home(&input.home, by.who).await?;
@@ -329,8 +329,8 @@ impl AccountService {
         let fs = self.files.session(actor, None, Proto::Http);
         match fs.stat(home).await {
             Ok(e) if e.entry.is_dir => Ok(()),
-            Ok(_) => Err(AppError::bad_request("not_a_directory", "The home is not a folder")),
-            Err(AppError::NotFound { .. }) => Err(AppError::not_found("not_found", "Path does not exist")),
+            Ok(_) => Err(AppError::new(Code::NotADirectory, "The home is not a folder")),
+            Err(e) if e.status() == 404 => Err(AppError::new(Code::NotFound, "Path does not exist")),
             Err(e) => Err(e),
         }
     }
@@ -401,7 +401,7 @@ impl AccountService {
         {
             let mut scans = self.scans.lock().unwrap_or_else(|p| p.into_inner());
             if scans.contains_key(&account.username) {
-                return Err(AppError::conflict("scan_running", "Another scan is already in progress"));
+                return Err(AppError::new(Code::ScanRunning, "Another scan is already in progress"));
             }
             scans.insert(account.username.clone(), Utc::now().timestamp_millis());
         }

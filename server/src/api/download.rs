@@ -24,7 +24,7 @@ use super::security::{DownloadAuth, TicketAuth};
 use super::{ApiResult, ErrorBody, Tag, TicketScope};
 use crate::audit::AuditEvent;
 use crate::auth::{AuthMethod, TicketTarget};
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::files::download::{ByteStream, DownloadTarget, download_not_found};
 use crate::files::zip::{ZipLayout, ZipOptions};
 use crate::state::AppState;
@@ -171,7 +171,7 @@ fn flag(name: &str, raw: Option<&str>) -> Result<bool, AppError> {
     match raw.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
         None | Some("" | "0" | "false" | "no" | "off") => Ok(false),
         Some("1" | "true" | "yes" | "on") => Ok(true),
-        Some(_) => Err(AppError::bad_request("flag_invalid", format!("`{name}` must be 1 or 0"))),
+        Some(_) => Err(AppError::new(Code::FlagInvalid, format!("`{name}` must be 1 or 0"))),
     }
 }
 
@@ -200,7 +200,7 @@ impl DownloadApi {
         if principal.via == AuthMethod::Ticket
             && scope.is_none_or(|s| !matches!(&s.0, TicketTarget::Path(p) if *p == path))
         {
-            return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket").into());
+            return Err(AppError::new(Code::TicketInvalid, "Invalid download ticket").into());
         }
         let (inline, compress) = (flag("inline", inline.0.as_deref())?, flag("compress", compress.0.as_deref())?);
         let fs = super::files_of(&caller.state, req, principal);
@@ -218,7 +218,7 @@ impl DownloadApi {
                 let resp = match plan(headers, &v, entry.size) {
                     Plan::NotModified => v.apply(Response::builder().status(StatusCode::NOT_MODIFIED)).finish(),
                     Plan::Unsatisfiable => {
-                        let body = ErrorBody::new("range_not_satisfiable", "The requested range is not satisfiable");
+                        let body = ErrorBody::new(Code::RangeNotSatisfiable, "The requested range is not satisfiable");
                         let mut r = (StatusCode::RANGE_NOT_SATISFIABLE, body).into_response();
                         if let Ok(h) = HeaderValue::from_str(&format!("bytes */{}", entry.size)) {
                             r.headers_mut().insert(header::CONTENT_RANGE, h);
@@ -262,10 +262,10 @@ impl DownloadApi {
     ) -> ApiResult<ZipResponse> {
         let principal = auth.principal();
         let Some(TicketScope(TicketTarget::Zip(paths))) = req.extensions().get::<TicketScope>() else {
-            return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket").into());
+            return Err(AppError::new(Code::TicketInvalid, "Invalid download ticket").into());
         };
         if principal.via != AuthMethod::Ticket {
-            return Err(AppError::unauthorized("ticket_invalid", "Invalid download ticket").into());
+            return Err(AppError::new(Code::TicketInvalid, "Invalid download ticket").into());
         }
         let compress = flag("compress", compress.0.as_deref())?;
         zip_of(&state, req, principal, paths, compress).await
@@ -279,15 +279,15 @@ impl DownloadApi {
         let fs = caller.files();
         let target = match (body.0.path.as_deref(), body.0.paths) {
             (Some(_), Some(_)) => {
-                return Err(AppError::bad_request("path_or_paths", "Give either `path` or `paths`, not both").into());
+                return Err(AppError::new(Code::PathOrPaths, "Give either `path` or `paths`, not both").into());
             }
             (_, Some(raw)) => {
                 let paths = zip_paths(raw)?;
                 if paths.iter().map(|p| p.to_string().len() + 1).sum::<usize>() > MAX_ZIP_TICKET_PATH_BYTES {
-                    return Err(AppError::TooLarge {
-                        code: "too_large",
-                        message: "Too many paths for one ticket; use POST /api/download_zip".into(),
-                    }
+                    return Err(AppError::new(
+                        Code::TooLarge,
+                        "Too many paths for one ticket; use POST /api/download_zip",
+                    )
                     .into());
                 }
                 for p in &paths {
@@ -326,10 +326,10 @@ impl DownloadApi {
 /// repeats (first occurrence kept).
 fn zip_paths(raw: Vec<String>) -> Result<Vec<VPath>, AppError> {
     if raw.is_empty() {
-        return Err(AppError::bad_request("paths_missing", "No paths provided"));
+        return Err(AppError::new(Code::PathsMissing, "No paths provided"));
     }
     if raw.len() > MAX_ZIP_PATHS {
-        return Err(AppError::bad_request("too_many_paths", format!("At most {MAX_ZIP_PATHS} paths")));
+        return Err(AppError::new(Code::TooManyPaths, format!("At most {MAX_ZIP_PATHS} paths")));
     }
     let mut paths = Vec::with_capacity(raw.len());
     for p in &raw {

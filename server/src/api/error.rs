@@ -4,7 +4,7 @@
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 
 /// The error body every refusal carries.
 #[derive(Debug, Clone, Object)]
@@ -16,8 +16,14 @@ pub struct ErrorBody {
 }
 
 impl ErrorBody {
-    pub fn new(code: &str, error: impl Into<String>) -> Json<ErrorBody> {
-        Json(ErrorBody { error: error.into(), code: code.to_string() })
+    pub fn new(code: Code, error: impl Into<String>) -> Json<ErrorBody> {
+        Json(ErrorBody { error: error.into(), code: code.as_str().to_string() })
+    }
+
+    /// A parameter that does not parse: the `<parameter>_invalid` family of codes (one per
+    /// parameter of the spec, so not in [`Code`]).
+    pub fn param_invalid(code: String, error: impl Into<String>) -> Json<ErrorBody> {
+        Json(ErrorBody { error: error.into(), code })
     }
 }
 
@@ -60,24 +66,28 @@ pub enum ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl From<AppError> for ApiError {
+    /// By the code's status: the one mapping from application errors to HTTP.
     fn from(e: AppError) -> Self {
-        match e {
-            AppError::BadRequest { code, message } => Self::BadRequest(ErrorBody::new(code, message)),
-            AppError::Unauthorized { code, message } => Self::Unauthorized(ErrorBody::new(code, message)),
-            AppError::Forbidden { code, message } => Self::Forbidden(ErrorBody::new(code, message)),
-            AppError::NotFound { code, message } => Self::NotFound(ErrorBody::new(code, message)),
-            AppError::Conflict { code, message } => Self::Conflict(ErrorBody::new(code, message)),
-            AppError::TooLarge { code, message } => Self::TooLarge(ErrorBody::new(code, message)),
-            AppError::TooManyRequests { code, message, retry_after } => Self::TooManyRequests(
-                ErrorBody::new(code, message),
-                retry_after.as_secs_f64().ceil().max(1.0).to_string(),
-            ),
-            AppError::InsufficientStorage { code, message } => Self::InsufficientStorage(ErrorBody::new(code, message)),
-            AppError::BadGateway { code, message } => Self::BadGateway(ErrorBody::new(code, message)),
-            AppError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
-                Self::Internal(ErrorBody::new("internal", "internal error"))
+        if e.is_internal() {
+            tracing::error!(error = %e.message(), "internal error");
+            return Self::Internal(ErrorBody::new(Code::Internal, "internal error"));
+        }
+        let body = ErrorBody::new(e.code(), e.message());
+        match e.status() {
+            401 => Self::Unauthorized(body),
+            403 => Self::Forbidden(body),
+            404 => Self::NotFound(body),
+            409 => Self::Conflict(body),
+            413 => Self::TooLarge(body),
+            429 => {
+                let secs = e.retry_after().unwrap_or_default().as_secs_f64().ceil().max(1.0);
+                Self::TooManyRequests(body, secs.to_string())
             }
+            502 => Self::BadGateway(body),
+            507 => Self::InsufficientStorage(body),
+            // 400, and the few statuses only one operation answers (tus's 412 and 415 have
+            // their own response type).
+            _ => Self::BadRequest(body),
         }
     }
 }

@@ -11,7 +11,7 @@ use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 
 /// A field listed in the schema's `required`; absent or `null` in a body, it is `None` here.
 #[derive(Debug, Clone, Default)]
@@ -79,7 +79,7 @@ pub fn fields_missing(missing: &[&str]) -> AppError {
         [one] => format!("{one} is required"),
         [rest @ .., last] => format!("{} and {last} are required", rest.join(", ")),
     };
-    AppError::bad_request("fields_missing", message)
+    AppError::new(Code::FieldsMissing, message)
 }
 
 #[cfg(test)]
@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn the_message_names_each_missing_field() {
         let text = |m: &[&str]| match fields_missing(m) {
-            AppError::BadRequest { code, message } => format!("{code}: {message}"),
+            e if e.status() == 400 => format!("{}: {}", e.code(), e.message()),
             other => format!("{other:?}"),
         };
         assert_eq!(text(&["username"]), "fields_missing: `username` is required");

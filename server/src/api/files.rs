@@ -11,7 +11,7 @@ use tokio::io::AsyncReadExt;
 use super::field::Required;
 use super::json::SerdeJson;
 use super::{ApiResult, Auth, Caller, StatusBody, Tag};
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::files::{EntryInfo, UserFs};
 use crate::state::AppState;
 use crate::vfs::VPath;
@@ -28,7 +28,7 @@ pub fn session(state: &AppState, req: &Request, auth: &Auth) -> UserFs {
 pub fn parse_path(raw: Option<&str>, missing: &str) -> Result<VPath, AppError> {
     match raw {
         Some(p) if !p.trim().is_empty() => Ok(VPath::parse(p)?),
-        _ => Err(AppError::bad_request("path_missing", missing.to_string())),
+        _ => Err(AppError::new(Code::PathMissing, missing.to_string())),
     }
 }
 
@@ -41,7 +41,7 @@ fn dir_or_root(raw: Option<&str>) -> Result<VPath, AppError> {
 fn child(dir: &VPath, name: Option<&str>, missing: &str) -> Result<VPath, AppError> {
     match name {
         Some(n) if !n.is_empty() => Ok(dir.child(n)?),
-        _ => Err(AppError::bad_request("name_missing", missing.to_string())),
+        _ => Err(AppError::new(Code::NameMissing, missing.to_string())),
     }
 }
 
@@ -57,8 +57,8 @@ async fn rename_within(
     let missing = if folder { "No folder name provided" } else { "No file name provided" };
     let (from, to) = (child(dir, name, missing)?, child(dir, new_name, missing)?);
     match (folder, fs.stat(&from).await?.entry.is_dir) {
-        (false, true) => Err(AppError::bad_request("is_a_directory", "Is a folder; use /api/rename_folder")),
-        (true, false) => Err(AppError::bad_request("not_a_directory", "Not a folder; use /api/rename_file")),
+        (false, true) => Err(AppError::new(Code::IsADirectory, "Is a folder; use /api/rename_folder")),
+        (true, false) => Err(AppError::new(Code::NotADirectory, "Not a folder; use /api/rename_file")),
         _ => fs.rename(&from, &to, false).await.map(|()| to),
     }
 }
@@ -382,7 +382,7 @@ impl FilesApi {
     async fn new_file(&self, caller: Caller, body: Json<NewFile>) -> ApiResult<Json<StatusPath>> {
         let b = body.0;
         let (Some(name), Some(content)) = (b.file_name.0.filter(|n| !n.is_empty()), b.file_content.0) else {
-            return Err(AppError::bad_request("fields_missing", "No file name or content provided").into());
+            return Err(AppError::new(Code::FieldsMissing, "No file name or content provided").into());
         };
         let fs = caller.files();
         let target = dir_or_root(b.path.as_deref())?.child(&name).map_err(AppError::from)?;
@@ -406,7 +406,7 @@ impl FilesApi {
         let p = parse_path(body.0.path.as_deref(), "No path provided")?;
         let existing = fs.stat(&p).await?;
         if existing.entry.is_dir {
-            return Err(AppError::bad_request("is_a_directory", "Is a folder").into());
+            return Err(AppError::new(Code::IsADirectory, "Is a folder").into());
         }
         fs.write_small(&p, body.0.file_content.unwrap_or_default().as_bytes(), true).await?;
         Ok(status_path("File edited", &p))
@@ -426,16 +426,16 @@ impl FilesApi {
         let max = caller.state.config.files.get_file_max_size;
         let (handle, entry) = fs.open_read(&p, 0).await?;
         if entry.size > max {
-            return Err(AppError::TooLarge {
-                code: "too_large",
-                message: format!("File is larger than {max} bytes; use /api/download?file_path=…"),
-            }
+            return Err(AppError::new(
+                Code::TooLarge,
+                format!("File is larger than {max} bytes; use /api/download?file_path=…"),
+            )
             .into());
         }
         let mut data = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
         handle.take(max + 1).read_to_end(&mut data).await.map_err(|e| AppError::internal(format!("read: {e}")))?;
         if data.len() as u64 > max {
-            return Err(AppError::TooLarge { code: "too_large", message: "File grew past the limit".into() }.into());
+            return Err(AppError::new(Code::TooLarge, "File grew past the limit").into());
         }
         let (kind, content) = match (is_binary_mime(&entry.mime), String::from_utf8(data)) {
             (false, Ok(text)) if !text.contains('\0') => ("text", text),
@@ -546,7 +546,7 @@ impl FilesApi {
     ) -> ApiResult<Json<SearchResult>> {
         let dir = dir_or_root(path.0.as_deref())?;
         let Some(q) = q.0.filter(|q| !q.trim().is_empty()) else {
-            return Err(AppError::bad_request("query_missing", "No search text provided").into());
+            return Err(AppError::new(Code::QueryMissing, "No search text provided").into());
         };
         let limit = limit.0.unwrap_or(100);
         let (hits, truncated) = caller.files().search(&dir, q.trim(), limit as usize).await?;

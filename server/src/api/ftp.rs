@@ -14,7 +14,7 @@ use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
 use crate::accounts::{AccountInput, Editor, from_letters, parse_home, to_letters};
 use crate::audit::AuditEvent;
 use crate::db::FtpAccountRow;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::state::AppState;
 
 #[derive(Default)]
@@ -134,13 +134,13 @@ pub struct FtpStarted {
 fn input_from(b: FtpUserBody, base: Option<&FtpAccountRow>) -> Result<AccountInput, AppError> {
     let username = b.username.0.filter(|u| !u.is_empty()).or_else(|| base.map(|a| a.username.clone()));
     let Some(username) = username else {
-        return Err(AppError::bad_request("fields_missing", "No username, password or permissions provided"));
+        return Err(AppError::new(Code::FieldsMissing, "No username, password or permissions provided"));
     };
     let permissions = match (b.permissions.filter(|p| !p.is_empty()), base) {
         (Some(p), _) => from_letters(&p)?,
         (None, Some(a)) => a.permissions.clone(),
         (None, None) => {
-            return Err(AppError::bad_request("fields_missing", "No username, password or permissions provided"));
+            return Err(AppError::new(Code::FieldsMissing, "No username, password or permissions provided"));
         }
     };
     let home = match (&b.path, base) {
@@ -171,7 +171,7 @@ impl FtpApi {
     #[oai(path = "/api/ftp/create_user", method = "post", operation_id = "create_ftp_user")]
     async fn create_user(&self, req: &Request, caller: Caller, body: Json<FtpUserBody>) -> ApiResult<Json<StatusBody>> {
         if body.0.password.as_deref().is_none_or(str::is_empty) {
-            return Err(AppError::bad_request("fields_missing", "No username, password or permissions provided").into());
+            return Err(AppError::new(Code::FieldsMissing, "No username, password or permissions provided").into());
         }
         let input = input_from(body.0, None)?;
         caller.state.accounts.create(input, editor(req, &caller.auth), false).await?;
@@ -182,7 +182,7 @@ impl FtpApi {
     #[oai(path = "/api/ftp/delete_user", method = "post", operation_id = "delete_ftp_user")]
     async fn delete_user(&self, req: &Request, caller: Caller, body: Json<FtpUserName>) -> ApiResult<Json<StatusBody>> {
         let Some(name) = body.0.username.0.filter(|u| !u.is_empty()) else {
-            return Err(AppError::bad_request("username_missing", "No username provided").into());
+            return Err(AppError::new(Code::UsernameMissing, "No username provided").into());
         };
         let a = caller.state.accounts.get_by_name(&name).await?;
         caller.state.accounts.delete(a.id, editor(req, &caller.auth)).await?;
@@ -201,7 +201,7 @@ impl FtpApi {
     #[oai(path = "/api/ftp/edit_user", method = "post", operation_id = "edit_ftp_user")]
     async fn edit_user(&self, req: &Request, caller: Caller, body: Json<FtpUserBody>) -> ApiResult<Json<StatusBody>> {
         let Some(name) = body.0.username.0.clone().filter(|u| !u.is_empty()) else {
-            return Err(AppError::bad_request("username_missing", "No username provided").into());
+            return Err(AppError::new(Code::UsernameMissing, "No username provided").into());
         };
         let current = caller.state.accounts.get_by_name(&name).await?;
         let input = input_from(body.0, Some(&current))?;

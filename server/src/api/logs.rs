@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::{ApiResult, Tag};
 use crate::db::AuditFilter;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 
 #[derive(Default)]
 pub struct LogsApi;
@@ -59,7 +59,7 @@ impl LogsApi {
         let since = match since.0.filter(|s| !s.is_empty()) {
             Some(s) => Some(
                 chrono::DateTime::parse_from_rfc3339(&s)
-                    .map_err(|_| AppError::bad_request("since_invalid", "since must be an RFC 3339 time"))?
+                    .map_err(|_| AppError::new(Code::SinceInvalid, "since must be an RFC 3339 time"))?
                     .with_timezone(&chrono::Utc),
             ),
             None => None,

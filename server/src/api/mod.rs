@@ -33,7 +33,7 @@ pub use security::{Auth, Caller, V1Auth};
 
 use crate::auth::{Principal, TicketTarget};
 use crate::config::cidr_contains;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::state::AppState;
 
 /// Endpoints whose body is file content, streamed by the handler under its own limits.
@@ -210,11 +210,11 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
             if let Some(endpoint) = RATE_LIMITED.iter().find(|e| **e == path)
                 && let Err(wait) = state.auth.defender.take_rate_token(ip, endpoint)
             {
-                return Ok(error_response(AppError::TooManyRequests {
-                    code: "rate_limited",
-                    message: "Too many requests; slow down".into(),
-                    retry_after: wait,
-                }));
+                return Ok(error_response(AppError::rate_limited(
+                    Code::RateLimited,
+                    "Too many requests; slow down",
+                    wait,
+                )));
             }
         }
         crate::access::roles::Route::Gated(endpoint) => {
@@ -230,7 +230,7 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
                         .outcome("denied")
                         .detail(endpoint.clone()),
                 );
-                return Ok((StatusCode::FORBIDDEN, ErrorBody::new("role_forbidden", "Unauthorized")).into_response());
+                return Ok((StatusCode::FORBIDDEN, ErrorBody::new(Code::RoleForbidden, "Unauthorized")).into_response());
             }
             req.extensions_mut().insert(principal);
             if CONTENT_JSON.contains(&endpoint.as_str()) {
@@ -258,21 +258,7 @@ async fn gate_inner<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
 /// spec allows (`limit` must be an integer from 1 to 1000).
 fn param_invalid(template: Option<&str>, method: &Method, e: &poem_openapi::error::ParseParamError) -> Response {
     let name = e.name;
-    // snake_case of the name: `limit`, `Upload-Length` -> `upload_length`, `userID` -> `user_id`.
-    let mut code = String::new();
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if c == '-' || c == ' ' {
-            code.push('_');
-        } else {
-            if c.is_ascii_uppercase() && prev_lower {
-                code.push('_');
-            }
-            code.push(c.to_ascii_lowercase());
-        }
-        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-    }
-    code.push_str("_invalid");
+    let code = spec::param_code(name);
     let wanted = template.and_then(|t| spec::param_schema(t, method.as_str(), name)).and_then(|schema| {
         let bound = |k: &str| schema[k].as_i64().map(|n| n.to_string());
         match (schema["type"].as_str(), &schema["enum"]) {
@@ -294,7 +280,7 @@ fn param_invalid(template: Option<&str>, method: &Method, e: &poem_openapi::erro
         Some(w) => format!("`{name}` must be {w}"),
         None => format!("Invalid `{name}`: {}", e.reason),
     };
-    (StatusCode::BAD_REQUEST, ErrorBody::new(&code, message)).into_response()
+    (StatusCode::BAD_REQUEST, ErrorBody::param_invalid(code, message)).into_response()
 }
 
 /// Query-string keys that name a file or folder.
@@ -311,12 +297,12 @@ fn check_query(query: Option<&str>) -> Result<(), AppError> {
         let utf8 = |s: &str| {
             std::str::from_utf8(&percent_encoding::percent_decode_str(s).collect::<Vec<u8>>()).map(str::to_owned)
         };
-        let key = utf8(key).map_err(|_| AppError::bad_request("query_invalid", "The query string is not UTF-8"))?;
+        let key = utf8(key).map_err(|_| AppError::new(Code::QueryInvalid, "The query string is not UTF-8"))?;
         if utf8(value).is_err() {
             return Err(if PATH_PARAMS.contains(&key.as_str()) {
-                AppError::bad_request("path_invalid", format!("Invalid path: `{key}` is not UTF-8"))
+                AppError::new(Code::PathInvalid, format!("Invalid path: `{key}` is not UTF-8"))
             } else {
-                AppError::bad_request("query_invalid", format!("`{key}` is not UTF-8"))
+                AppError::new(Code::QueryInvalid, format!("`{key}` is not UTF-8"))
             });
         }
     }
@@ -371,14 +357,14 @@ async fn authenticate(state: &AppState, req: &mut Request, ip: IpAddr, path: &st
         }
         if scheme.eq_ignore_ascii_case("basic") && path.starts_with("/api/v1/") {
             let (user, pass) = decode_basic(rest.trim())
-                .ok_or_else(|| AppError::unauthorized("unauthorized", "Malformed Basic credentials"))?;
+                .ok_or_else(|| AppError::new(Code::Unauthorized, "Malformed Basic credentials"))?;
             return state.auth.authenticate_basic(&user, &pass, ip).await;
         }
     }
     if let Some(key) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
         return state.auth.authenticate_api_key(key.trim(), ip).await;
     }
-    Err(AppError::unauthorized("unauthorized", "Unauthorized"))
+    Err(AppError::new(Code::Unauthorized, "Unauthorized"))
 }
 
 /// A download ticket from the query: exactly one `ticket`. On [`TICKET_ENDPOINT`] also
@@ -386,7 +372,7 @@ async fn authenticate(state: &AppState, req: &mut Request, ip: IpAddr, path: &st
 /// ticket naming that very path; on [`ZIP_TICKET_ENDPOINT`] a zip ticket, whose paths are
 /// the only ones zipped.
 fn authenticate_ticket(state: &AppState, req: &mut Request, endpoint: &str) -> Result<Principal, AppError> {
-    let unauthorized = || AppError::unauthorized("unauthorized", "Unauthorized");
+    let unauthorized = || AppError::new(Code::Unauthorized, "Unauthorized");
     let query: Vec<(String, String)> = req.params().map_err(|_| unauthorized())?;
     let one = |name: &str| {
         let mut values = query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -398,7 +384,7 @@ fn authenticate_ticket(state: &AppState, req: &mut Request, endpoint: &str) -> R
     let Some(ticket) = one("ticket") else {
         return Err(unauthorized());
     };
-    let ticket_invalid = || AppError::unauthorized("ticket_invalid", "Invalid download ticket");
+    let ticket_invalid = || AppError::new(Code::TicketInvalid, "Invalid download ticket");
     let (principal, target) = state.auth.authenticate_ticket(ticket)?;
     let fits = match &target {
         TicketTarget::Path(p) if endpoint == TICKET_ENDPOINT => {
@@ -427,7 +413,7 @@ fn decode_basic(b64: &str) -> Option<(String, String)> {
 /// chunked body cannot slip past it.
 async fn limit_json_body(req: &mut Request, limit: u64) -> Result<(), AppError> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let too_large = || AppError::TooLarge { code: "too_large", message: format!("Request body exceeds {limit} bytes") };
+    let too_large = || AppError::new(Code::TooLarge, format!("Request body exceeds {limit} bytes"));
     if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && len > limit as u64
     {
@@ -440,7 +426,7 @@ async fn limit_json_body(req: &mut Request, limit: u64) -> Result<(), AppError> 
             Ok(())
         }
         Err(poem::error::ReadBodyError::PayloadTooLarge) => Err(too_large()),
-        Err(e) => Err(AppError::bad_request("body_unreadable", format!("Cannot read request body: {e}"))),
+        Err(e) => Err(AppError::new(Code::BodyUnreadable, format!("Cannot read request body: {e}"))),
     }
 }
 
@@ -463,21 +449,21 @@ pub async fn json_errors(err: poem::Error) -> Response {
         return resp;
     }
     let (code, text) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "Not found".to_string()),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed".to_string()),
-        StatusCode::UNAUTHORIZED => ("unauthorized", "Unauthorized".to_string()),
-        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "Request body too large".to_string()),
+        StatusCode::NOT_FOUND => (Code::NotFound, "Not found".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => (Code::MethodNotAllowed, "Method not allowed".to_string()),
+        StatusCode::UNAUTHORIZED => (Code::Unauthorized, "Unauthorized".to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => (Code::TooLarge, "Request body too large".to_string()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             let got = match &content_type {
                 Some(ct) => format!("this request's is `{ct}`"),
                 None => "this request has none".to_string(),
             };
-            ("unsupported_media_type", format!("Send a JSON body with `Content-Type: application/json` ({got})"))
+            (Code::UnsupportedMediaType, format!("Send a JSON body with `Content-Type: application/json` ({got})"))
         }
-        s if s.is_client_error() => ("bad_request", message),
+        s if s.is_client_error() => (Code::BadRequest, message),
         _ => {
             tracing::error!(error = %message, "unhandled error");
-            ("internal", "internal error".to_string())
+            (Code::Internal, "internal error".to_string())
         }
     };
     (status, ErrorBody::new(code, text)).into_response()

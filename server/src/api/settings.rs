@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{ApiResult, Auth, StatusBody, Tag};
 use crate::audit::AuditEvent;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::settings::{DEFS, Kind};
 use crate::state::AppState;
 
@@ -57,7 +57,7 @@ impl SettingsApi {
     #[oai(path = "/api/update_settings", method = "post", operation_id = "update_settings")]
     async fn update_settings(&self, caller: Caller, body: Json<Value>) -> ApiResult<Json<StatusBody>> {
         let Value::Object(changes) = body.0 else {
-            return Err(AppError::bad_request("settings_missing", "No settings provided").into());
+            return Err(AppError::new(Code::SettingsMissing, "No settings provided").into());
         };
         let detail = Value::Object(changes.clone()).to_string();
         caller.state.settings.update(changes).await?;

@@ -18,6 +18,7 @@ static SPEC: LazyLock<Value> = LazyLock::new(|| {
     document_the_gate(&mut spec);
     describe_event_streams(&mut spec);
     integer_bounds(&mut spec);
+    list_the_codes(&mut spec);
     spec
 });
 
@@ -54,6 +55,47 @@ pub fn param_schema(template: &str, method: &str, name: &str) -> Option<&'static
         Some(r) => SPEC["components"]["schemas"].get(r.trim_start_matches("#/components/schemas/")),
         None => Some(schema),
     }
+}
+
+/// `ErrorBody.code` lists every code Nook answers with: each [`Code`](crate::error::Code), and
+/// the `<parameter>_invalid` code of each parameter (see [`param_code`]).
+fn list_the_codes(spec: &mut Value) {
+    let mut codes: Vec<String> = crate::error::Code::ALL.iter().map(|c| c.as_str().to_string()).collect();
+    for ops in spec["paths"].as_object().into_iter().flat_map(|p| p.values()) {
+        for op in ops.as_object().into_iter().flat_map(|o| o.values()) {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                if let Some(name) = param["name"].as_str() {
+                    codes.push(param_code(name));
+                }
+            }
+        }
+    }
+    codes.sort();
+    codes.dedup();
+    let code = &mut spec["components"]["schemas"]["ErrorBody"]["properties"]["code"];
+    if code.is_object() {
+        code["enum"] = json!(codes);
+    }
+}
+
+/// The code of a parameter that does not parse: `limit` -> `limit_invalid`,
+/// `Upload-Length` -> `upload_length_invalid`, `userID` -> `user_id_invalid`.
+pub fn param_code(name: &str) -> String {
+    let mut code = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c == '-' || c == ' ' {
+            code.push('_');
+        } else {
+            if c.is_ascii_uppercase() && prev_lower {
+                code.push('_');
+            }
+            code.push(c.to_ascii_lowercase());
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+    }
+    code.push_str("_invalid");
+    code
 }
 
 fn error_response(description: &str) -> Value {

@@ -15,7 +15,7 @@ use poem_openapi::{Object, OpenApi};
 use super::field::Required;
 use super::{ApiResult, Auth, StatusBody, Tag, ip_of};
 use crate::audit::AuditEvent;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::lifecycle::Exit;
 use crate::state::AppState;
 use crate::stats::{HistoryPoint, Snapshot};
@@ -231,7 +231,7 @@ impl SystemApi {
     #[oai(path = "/api/restart", method = "post", operation_id = "restart")]
     async fn restart(&self, state: Data<&Arc<AppState>>, req: &Request, auth: Auth) -> ApiResult<Json<StatusBody>> {
         if state.lifecycle.exe().is_none() {
-            return Err(AppError::conflict("restart_unavailable", "Cannot tell which binary to run again").into());
+            return Err(AppError::new(Code::RestartUnavailable, "Cannot tell which binary to run again").into());
         }
         state.audit.record(AuditEvent::new("restart").actor(&auth.principal().username).ip(ip_of(req)));
         state.lifecycle.request(Exit::Restart);
@@ -289,16 +289,5 @@ impl SystemApi {
 
 /// The stable code of an error, for audit details.
 fn code_of(e: &AppError) -> &'static str {
-    match e {
-        AppError::BadRequest { code, .. }
-        | AppError::Unauthorized { code, .. }
-        | AppError::Forbidden { code, .. }
-        | AppError::NotFound { code, .. }
-        | AppError::Conflict { code, .. }
-        | AppError::TooLarge { code, .. }
-        | AppError::TooManyRequests { code, .. }
-        | AppError::InsufficientStorage { code, .. }
-        | AppError::BadGateway { code, .. } => code,
-        AppError::Internal(_) => "internal",
-    }
+    e.code().as_str()
 }

@@ -32,7 +32,7 @@ use tokio::io::AsyncReadExt;
 
 use super::body::{FileBody, TusChunk, UploadForm, drain, drain_form, worth_draining};
 use super::{ApiError, ApiResult, ErrorBody, Tag};
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::files::tus::{NewUpload, UploadState};
 use crate::files::{BODY_IDLE_TIMEOUT, Upload, UserFs};
 use crate::state::AppState;
@@ -146,60 +146,56 @@ pub enum TusTerminated {
     Terminated,
 }
 
-/// Errors of the tus operations: the API's errors plus tus's 412 and 415. Every response
-/// under `/api/tus` also carries `Tus-Resumable: 1.0.0` (added by the gate).
+/// The refusals only tus has: 412 and 415.
 #[derive(Debug, ApiResponse)]
-pub enum TusError {
-    /// The request is malformed (missing or invalid `Upload-Length`, `Upload-Offset`,
-    /// `Upload-Metadata`, file name or folder).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing, invalid, expired or revoked credentials.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// The caller may not write the target.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// No such upload for this caller (never existed, someone else's, finished, expired or
-    /// terminated), or the target folder does not exist.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// `Upload-Offset` does not match, the target exists (no overwrite), or another request
-    /// took over the upload.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
+pub enum TusOnly {
     /// The client's `Tus-Resumable` is missing or not a version spoken here.
     #[oai(status = 412)]
     VersionUnsupported(Json<ErrorBody>, #[oai(header = "Tus-Version")] String),
-    /// Over `Tus-Max-Size`, or more bytes than `Upload-Length`.
-    #[oai(status = 413)]
-    TooLarge(Json<ErrorBody>),
     /// A `PATCH` without `Content-Type: application/offset+octet-stream`.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
-    /// Too many requests; retry after the given number of seconds.
-    #[oai(status = 429)]
-    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
-    /// Something failed on the server.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    /// Not enough space (quota or disk).
-    #[oai(status = 507)]
-    InsufficientStorage(Json<ErrorBody>),
+}
+
+/// Errors of the tus operations: the API's errors plus tus's own. Every response under
+/// `/api/tus` also carries `Tus-Resumable: 1.0.0` (added by the gate).
+#[derive(Debug)]
+pub enum TusError {
+    Api(ApiError),
+    Tus(TusOnly),
 }
 
 impl From<AppError> for TusError {
     fn from(e: AppError) -> Self {
-        match ApiError::from(e) {
-            ApiError::BadRequest(b) => Self::BadRequest(b),
-            ApiError::Unauthorized(b) => Self::Unauthorized(b),
-            ApiError::Forbidden(b) => Self::Forbidden(b),
-            ApiError::NotFound(b) => Self::NotFound(b),
-            ApiError::Conflict(b) => Self::Conflict(b),
-            ApiError::TooLarge(b) => Self::TooLarge(b),
-            ApiError::TooManyRequests(b, r) => Self::TooManyRequests(b, r),
-            ApiError::Internal(b) | ApiError::BadGateway(b) => Self::Internal(b),
-            ApiError::InsufficientStorage(b) => Self::InsufficientStorage(b),
+        Self::Api(ApiError::from(e))
+    }
+}
+
+impl poem_openapi::ApiResponse for TusError {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        let mut meta = ApiError::meta();
+        meta.responses.extend(TusOnly::meta().responses);
+        meta.responses.sort_by_key(|r| r.status);
+        meta
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        ApiError::register(registry);
+        TusOnly::register(registry);
+    }
+}
+
+impl From<TusError> for poem::Error {
+    fn from(e: TusError) -> Self {
+        poem::Error::from_response(poem::IntoResponse::into_response(e))
+    }
+}
+
+impl poem::IntoResponse for TusError {
+    fn into_response(self) -> poem::Response {
+        match self {
+            Self::Api(e) => e.into_response(),
+            Self::Tus(e) => e.into_response(),
         }
     }
 }
@@ -300,7 +296,7 @@ impl TransferApi {
     ) -> TusResult<TusCreated> {
         check_tus_version(tus_resumable.0.as_deref())?;
         let Some(length) = upload_length.0 else {
-            return Err(AppError::bad_request("length_missing", "Upload-Length is required").into());
+            return Err(AppError::new(Code::LengthMissing, "Upload-Length is required").into());
         };
         let metadata = upload_metadata.0.unwrap_or_default();
         let (target, overwrite) = tus_target(&metadata)?;
@@ -353,13 +349,13 @@ impl TransferApi {
             .and_then(|ct| ct.split(';').next())
             .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/offset+octet-stream"));
         if !is_chunk {
-            return Err(TusError::UnsupportedMediaType(ErrorBody::new(
-                "unsupported_media_type",
+            return Err(TusError::Tus(TusOnly::UnsupportedMediaType(ErrorBody::new(
+                Code::UnsupportedMediaType,
                 "PATCH bodies must be Content-Type: application/offset+octet-stream",
-            )));
+            ))));
         }
         let Some(offset) = upload_offset.0 else {
-            return Err(AppError::bad_request("offset_missing", "Upload-Offset is required").into());
+            return Err(AppError::new(Code::OffsetMissing, "Upload-Offset is required").into());
         };
         let fs = caller.files();
         let mut stream = Box::pin(body.0.into_bytes_stream());
@@ -396,15 +392,11 @@ impl TransferApi {
 /// The body itself failed (ended early, stalled, or its upload was taken over): nothing
 /// left worth draining.
 fn body_failed(e: &AppError) -> bool {
-    matches!(
-        e,
-        AppError::BadRequest { code: "body_incomplete" | "body_timeout" | "multipart_invalid", .. }
-            | AppError::Conflict { code: "upload_interrupted", .. }
-    )
+    matches!(e.code(), Code::BodyIncomplete | Code::BodyTimeout | Code::MultipartInvalid | Code::UploadInterrupted)
 }
 
 fn no_file() -> AppError {
-    AppError::bad_request("file_missing", "No file provided")
+    AppError::new(Code::FileMissing, "No file provided")
 }
 
 fn content_length(req: &Request) -> Option<u64> {
@@ -415,10 +407,10 @@ fn check_tus_version(sent: Option<&str>) -> TusResult<()> {
     if sent.map(str::trim) == Some(TUS_VERSION) {
         return Ok(());
     }
-    Err(TusError::VersionUnsupported(
-        ErrorBody::new("tus_version_unsupported", format!("Send Tus-Resumable: {TUS_VERSION}")),
+    Err(TusError::Tus(TusOnly::VersionUnsupported(
+        ErrorBody::new(Code::TusVersionUnsupported, format!("Send Tus-Resumable: {TUS_VERSION}")),
         TUS_VERSION.into(),
-    ))
+    )))
 }
 
 fn expires_header(up: &UploadState) -> Option<String> {
@@ -456,9 +448,9 @@ where
 {
     loop {
         match tokio::time::timeout(BODY_IDLE_TIMEOUT, body.next()).await {
-            Err(_) => return Err(AppError::bad_request("body_timeout", "The request body stalled")),
+            Err(_) => return Err(AppError::new(Code::BodyTimeout, "The request body stalled")),
             Ok(None) => return Ok(()),
-            Ok(Some(Err(_))) => return Err(AppError::bad_request("body_incomplete", "The request body ended early")),
+            Ok(Some(Err(_))) => return Err(AppError::new(Code::BodyIncomplete, "The request body ended early")),
             Ok(Some(Ok(chunk))) => up.write(&chunk).await?,
         }
     }
@@ -484,8 +476,8 @@ async fn receive_form(
         while let Some(field) = next_field(form).await? {
             match field.name() {
                 Some("path") | Some("overwrite") if !stored.is_empty() => {
-                    return Err(AppError::bad_request(
-                        "path_after_file",
+                    return Err(AppError::new(
+                        Code::PathAfterFile,
                         "The `path` and `overwrite` fields must come before the files",
                     ));
                 }
@@ -493,8 +485,8 @@ async fn receive_form(
                     let raw = small_text(field).await?;
                     let given = if raw.trim().is_empty() { VPath::root() } else { VPath::parse(&raw)? };
                     if query_path.as_ref().is_some_and(|q| *q != given) {
-                        return Err(AppError::bad_request(
-                            "path_conflict",
+                        return Err(AppError::new(
+                            Code::PathConflict,
                             "The `path` field and the `path` query parameter name different folders",
                         ));
                     }
@@ -549,24 +541,18 @@ async fn receive_form(
 fn with_note(e: AppError, stored: &[StoredFile]) -> AppError {
     let names: Vec<&str> = stored.iter().map(|f| f.path.as_str()).collect();
     let note = format!(" ({} file(s) stored before this: {})", names.len(), names.join(", "));
-    match e {
-        AppError::BadRequest { code, message } => AppError::BadRequest { code, message: message + &note },
-        AppError::Forbidden { code, message } => AppError::Forbidden { code, message: message + &note },
-        AppError::NotFound { code, message } => AppError::NotFound { code, message: message + &note },
-        AppError::Conflict { code, message } => AppError::Conflict { code, message: message + &note },
-        AppError::TooLarge { code, message } => AppError::TooLarge { code, message: message + &note },
-        AppError::InsufficientStorage { code, message } => {
-            AppError::InsufficientStorage { code, message: message + &note }
-        }
-        other => other,
+    if e.is_internal() {
+        return e;
     }
+    let message = format!("{}{note}", e.message());
+    e.with_message(message)
 }
 
 async fn next_field(form: &mut Multipart) -> Result<Option<Field>, AppError> {
     match tokio::time::timeout(BODY_IDLE_TIMEOUT, form.next_field()).await {
-        Err(_) => Err(AppError::bad_request("body_timeout", "The request body stalled")),
+        Err(_) => Err(AppError::new(Code::BodyTimeout, "The request body stalled")),
         Ok(Ok(field)) => Ok(field),
-        Ok(Err(e)) => Err(AppError::bad_request("multipart_invalid", format!("Cannot read the form: {e}"))),
+        Ok(Err(e)) => Err(AppError::new(Code::MultipartInvalid, format!("Cannot read the form: {e}"))),
     }
 }
 
@@ -577,21 +563,21 @@ async fn small_text(field: Field) -> Result<String, AppError> {
     let mut out = Vec::new();
     let mut limited = reader.take(MAX_FORM_FIELD + 1);
     match tokio::time::timeout(BODY_IDLE_TIMEOUT, limited.read_to_end(&mut out)).await {
-        Err(_) => return Err(AppError::bad_request("body_timeout", "The request body stalled")),
-        Ok(Err(_)) => return Err(AppError::bad_request("body_incomplete", "The request body ended early")),
+        Err(_) => return Err(AppError::new(Code::BodyTimeout, "The request body stalled")),
+        Ok(Err(_)) => return Err(AppError::new(Code::BodyIncomplete, "The request body ended early")),
         Ok(Ok(_)) => {}
     }
     if out.len() as u64 > MAX_FORM_FIELD {
-        return Err(AppError::bad_request("field_too_long", "A form field is too long"));
+        return Err(AppError::new(Code::FieldTooLong, "A form field is too long"));
     }
-    String::from_utf8(out).map_err(|_| AppError::bad_request("field_invalid", "A form field is not UTF-8"))
+    String::from_utf8(out).map_err(|_| AppError::new(Code::FieldInvalid, "A form field is not UTF-8"))
 }
 
 fn parse_bool(raw: &str) -> Result<bool, AppError> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" | "" => Ok(false),
-        _ => Err(AppError::bad_request("overwrite_invalid", "overwrite must be true or false")),
+        _ => Err(AppError::new(Code::OverwriteInvalid, "overwrite must be true or false")),
     }
 }
 
@@ -608,8 +594,8 @@ async fn stream_part(up: &mut Upload, field: Field) -> Result<(), AppError> {
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         let n = match tokio::time::timeout(BODY_IDLE_TIMEOUT, reader.read(&mut buf)).await {
-            Err(_) => return Err(AppError::bad_request("body_timeout", "The request body stalled")),
-            Ok(Err(_)) => return Err(AppError::bad_request("body_incomplete", "The request body ended early")),
+            Err(_) => return Err(AppError::new(Code::BodyTimeout, "The request body stalled")),
+            Ok(Err(_)) => return Err(AppError::new(Code::BodyIncomplete, "The request body ended early")),
             Ok(Ok(n)) => n,
         };
         if n == 0 {
@@ -623,7 +609,7 @@ async fn stream_part(up: &mut Upload, field: Field) -> Result<(), AppError> {
 /// that would hold a separator or be `..` after one more percent-decoding (a trap for any
 /// tool that decodes it later), is refused rather than rewritten.
 fn client_file_name(raw: &str) -> Result<&str, AppError> {
-    let invalid = |why: &str| AppError::bad_request("path_invalid", format!("Invalid file name: {why}"));
+    let invalid = |why: &str| AppError::new(Code::PathInvalid, format!("Invalid file name: {why}"));
     let parts: Vec<&str> = raw.split(['/', '\\']).collect();
     if parts.contains(&"..") {
         return Err(invalid("`..` is not allowed"));
@@ -637,14 +623,14 @@ fn client_file_name(raw: &str) -> Result<&str, AppError> {
     }
     match parts.last() {
         Some(name) if !name.is_empty() => Ok(name),
-        _ => Err(AppError::bad_request("name_missing", "No file name provided")),
+        _ => Err(AppError::new(Code::NameMissing, "No file name provided")),
     }
 }
 
 /// Parses tus `Upload-Metadata` (`key base64,key2 base64,key3`): the target file and the
 /// overwrite flag.
 fn tus_target(raw: &str) -> Result<(VPath, bool), AppError> {
-    let bad = |why: String| AppError::bad_request("metadata_invalid", format!("Invalid Upload-Metadata: {why}"));
+    let bad = |why: String| AppError::new(Code::MetadataInvalid, format!("Invalid Upload-Metadata: {why}"));
     if raw.len() > MAX_METADATA {
         return Err(bad(format!("longer than {MAX_METADATA} bytes")));
     }
@@ -673,7 +659,7 @@ fn tus_target(raw: &str) -> Result<(VPath, bool), AppError> {
         .get("filename")
         .or_else(|| pairs.get("name"))
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| AppError::bad_request("name_missing", "Upload-Metadata has no filename"))?;
+        .ok_or_else(|| AppError::new(Code::NameMissing, "Upload-Metadata has no filename"))?;
     let dir = match pairs.get("path").map(|p| p.trim()) {
         None | Some("") => VPath::root(),
         Some(p) => VPath::parse(p)?,

@@ -16,7 +16,7 @@ use crate::access::paths::{parse_path_list, to_json_string};
 use crate::audit::AuditEvent;
 use crate::auth::apikey;
 use crate::db::UserRow;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::state::AppState;
 use crate::users::{NewUser, SelfChanges, UserChanges};
 
@@ -228,7 +228,7 @@ impl UsersApi {
         body: Json<LoginRequest>,
     ) -> ApiResult<Json<LoginView>> {
         let (Some(username), Some(password)) = (body.0.username.0, body.0.password.0) else {
-            return Err(AppError::bad_request("credentials_missing", "No username or password provided").into());
+            return Err(AppError::new(Code::CredentialsMissing, "No username or password provided").into());
         };
         let ip = ip_of(req).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let (token, expires_in, user) = state.auth.login(&username, &password, ip).await?;
@@ -283,7 +283,7 @@ impl UsersApi {
     #[oai(path = "/api/user/delete", method = "post", operation_id = "delete_user")]
     async fn delete(&self, caller: Caller, body: Json<DeleteUser>) -> ApiResult<Json<StatusBody>> {
         let Some(username) = body.0.username.0.filter(|u| !u.is_empty()) else {
-            return Err(AppError::bad_request("username_missing", "No username provided").into());
+            return Err(AppError::new(Code::UsernameMissing, "No username provided").into());
         };
         let user = caller.state.users.get_by_name(&username).await?;
         caller.state.users.delete(user.id).await?;
@@ -312,13 +312,11 @@ impl UsersApi {
         let id = match (id, &b.id, &b.username) {
             (Some(id), _, _) => id,
             (None, None, Some(name)) => caller.state.users.get_by_name(name).await?.id,
-            (None, Some(_), _) => return Err(AppError::bad_request("id_invalid", "User id must be a number").into()),
+            (None, Some(_), _) => return Err(AppError::new(Code::IdInvalid, "User id must be a number").into()),
             (None, None, None) => {
-                return Err(AppError::bad_request(
-                    "fields_missing",
-                    "No username or id provided: say which user to edit",
-                )
-                .into());
+                return Err(
+                    AppError::new(Code::FieldsMissing, "No username or id provided: say which user to edit").into()
+                );
             }
         };
         let rename = if b.id.is_some() { b.username.clone() } else { None };

@@ -17,7 +17,7 @@ use super::{Tag, V1Auth, ip_of};
 use crate::accounts::{AccountInput, Editor, check_v1_permissions, parse_home};
 use crate::audit::AuditEvent;
 use crate::db::FtpAccountRow;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::state::AppState;
 
 #[derive(Default)]
@@ -60,26 +60,19 @@ pub enum V1Error {
 
 impl From<AppError> for V1Error {
     fn from(e: AppError) -> Self {
-        match e {
-            AppError::BadRequest { message, .. } | AppError::TooLarge { message, .. } => {
-                Self::BadRequest(body(400, "", &message))
-            }
-            AppError::Unauthorized { message, .. } | AppError::Forbidden { message, .. } => {
-                Self::Forbidden(body(403, "", &message))
-            }
-            AppError::NotFound { message, .. } => Self::NotFound(body(404, "", &message)),
-            AppError::Conflict { code: "scan_running", message } => {
-                Self::Conflict(body(409, "Another scan is already in progress", &message))
-            }
-            AppError::Conflict { message, .. } => Self::Conflict(body(409, "", &message)),
-            AppError::TooManyRequests { message, .. } | AppError::InsufficientStorage { message, .. } => {
-                Self::BadRequest(body(400, "", &message))
-            }
-            AppError::BadGateway { message, .. } => Self::Internal(body(500, "", &message)),
-            AppError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
-                Self::Internal(body(500, "", "internal error"))
-            }
+        if e.is_internal() {
+            tracing::error!(error = %e.message(), "internal error");
+            return Self::Internal(body(500, "", "internal error"));
+        }
+        let message = e.message();
+        match (e.code(), e.status()) {
+            (Code::ScanRunning, _) => Self::Conflict(body(409, "Another scan is already in progress", message)),
+            (_, 401 | 403) => Self::Forbidden(body(403, "", message)),
+            (_, 404) => Self::NotFound(body(404, "", message)),
+            (_, 409) => Self::Conflict(body(409, "", message)),
+            (_, 502) => Self::Internal(body(500, "", message)),
+            // SFTPGo's API has no 413, 429 or 507: those are bad requests to its clients.
+            _ => Self::BadRequest(body(400, "", message)),
         }
     }
 }
@@ -300,8 +293,8 @@ enum ScanStarted {
 fn check_password_format(p: &str) -> Result<(), AppError> {
     const PREFIXES: &[&str] = &["$2a$", "$2b$", "$2y$", "$pbkdf2-", "$argon2"];
     if PREFIXES.iter().any(|x| p.starts_with(x)) {
-        return Err(AppError::bad_request(
-            "password_hash_unsupported",
+        return Err(AppError::new(
+            Code::PasswordHashUnsupported,
             "Pre-hashed passwords are not accepted; send the password itself",
         ));
     }
@@ -311,19 +304,19 @@ fn check_password_format(p: &str) -> Result<(), AppError> {
 fn input_from(b: UserIn, base: Option<&FtpAccountRow>) -> Result<AccountInput, AppError> {
     let username = b.username.filter(|u| !u.is_empty()).or_else(|| base.map(|a| a.username.clone()));
     let Some(username) = username else {
-        return Err(AppError::bad_request("fields_missing", "username is required"));
+        return Err(AppError::new(Code::FieldsMissing, "username is required"));
     };
     let permissions = match (b.permissions, base) {
         (Some(p), _) => check_v1_permissions(&p.iter().map(|p| p.name().to_string()).collect::<Vec<_>>())?,
         (None, Some(a)) => a.permissions.clone(),
         (None, None) => {
-            return Err(AppError::bad_request("permissions_invalid", "At least one permission is required"));
+            return Err(AppError::new(Code::PermissionsInvalid, "At least one permission is required"));
         }
     };
     let home = match (b.home_dir, base) {
         (Some(h), _) => parse_home(Some(&h), "/")?,
         (None, Some(a)) => parse_home(Some(&a.home), "/")?,
-        (None, None) => return Err(AppError::bad_request("path_invalid", "home_dir is required")),
+        (None, None) => return Err(AppError::new(Code::PathInvalid, "home_dir is required")),
     };
     if let Some(p) = &b.password {
         check_password_format(p)?;
@@ -335,7 +328,7 @@ fn input_from(b: UserIn, base: Option<&FtpAccountRow>) -> Result<AccountInput, A
         // A key-only account gets a random password nobody knows (FTP cannot use keys).
         (None, None) if !public_keys.is_empty() => Some(crate::users::generate_password()),
         (None, None) => {
-            return Err(AppError::bad_request("password_invalid", "A password or a public key is required"));
+            return Err(AppError::new(Code::PasswordInvalid, "A password or a public key is required"));
         }
     };
     let n = |v: Option<i64>, cur: Option<i64>| v.or(cur).unwrap_or(0);
@@ -408,7 +401,7 @@ impl V1Api {
         connection_id: Path<String>,
     ) -> V1Result<Json<ApiResponseBody>> {
         let Some(conn) = caller.state.ftp.registry().get(&connection_id.0) else {
-            return Err(AppError::not_found("connection_not_found", "Connection not found").into());
+            return Err(AppError::new(Code::ConnectionNotFound, "Connection not found").into());
         };
         conn.close();
         caller.state.audit.record(
@@ -437,7 +430,7 @@ impl V1Api {
     #[oai(path = "/api/v1/quota_scan", method = "post", operation_id = "v1_start_quota_scan")]
     async fn start_quota_scan(&self, caller: Caller<V1Auth>, user: Json<UserIn>) -> V1Result<ScanStarted> {
         let Some(name) = user.0.username.filter(|u| !u.is_empty()) else {
-            return Err(AppError::bad_request("fields_missing", "username is required").into());
+            return Err(AppError::new(Code::FieldsMissing, "username is required").into());
         };
         let account = caller.state.accounts.get_by_name(&name).await?;
         caller.state.accounts.start_quota_scan(account)?;

@@ -19,7 +19,7 @@ use sea_orm::DatabaseConnection;
 use crate::audit::{Audit, AuditEvent};
 use crate::config::Config;
 use crate::db::{self, UserRow};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 pub use defender::Defender;
 use defender::FailureOutcome;
 pub use password::PasswordHasherService;
@@ -92,15 +92,11 @@ pub struct AuthService {
 }
 
 fn invalid_credentials() -> AppError {
-    AppError::unauthorized("invalid_credentials", "Invalid username or password")
+    AppError::new(Code::InvalidCredentials, "Invalid username or password")
 }
 
 fn banned(left: Duration) -> AppError {
-    AppError::TooManyRequests {
-        code: "ip_banned",
-        message: "Too many failed logins from this address; try again later".into(),
-        retry_after: left,
-    }
+    AppError::rate_limited(Code::IpBanned, "Too many failed logins from this address; try again later", left)
 }
 
 impl AuthService {
@@ -248,7 +244,7 @@ impl AuthService {
         let (id, ver) = self.tokens.verify(token)?;
         match self.user(id) {
             Some(u) if !u.disabled && u.token_version == ver => Ok(Principal::of(&u, AuthMethod::Token)),
-            _ => Err(AppError::unauthorized("token_revoked", "Token is no longer valid")),
+            _ => Err(AppError::new(Code::TokenRevoked, "Token is no longer valid")),
         }
     }
 
@@ -258,7 +254,7 @@ impl AuthService {
         let version = self
             .user(who.user_id)
             .map(|u| u.token_version)
-            .ok_or_else(|| AppError::unauthorized("token_revoked", "Token is no longer valid"))?;
+            .ok_or_else(|| AppError::new(Code::TokenRevoked, "Token is no longer valid"))?;
         self.tickets.issue(who.user_id, version, target)
     }
 
@@ -271,7 +267,7 @@ impl AuthService {
             Some(u) if !u.disabled && u.token_version == grant.version => {
                 Ok((Principal::of(&u, AuthMethod::Ticket), grant.target))
             }
-            _ => Err(AppError::unauthorized("token_revoked", "Token is no longer valid")),
+            _ => Err(AppError::new(Code::TokenRevoked, "Token is no longer valid")),
         }
     }
 
@@ -289,7 +285,7 @@ impl AuthService {
                     self.audit.record(AuditEvent::new("ban").ip(Some(ip)).outcome("banned").detail("bad API keys"));
                 }
                 tokio::time::sleep(self.defender.failure_delay()).await;
-                Err(AppError::unauthorized("api_key_invalid", "Invalid API key"))
+                Err(AppError::new(Code::ApiKeyInvalid, "Invalid API key"))
             }
         }
     }

@@ -5,7 +5,7 @@
 use argon2::password_hash::{PasswordHash, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 
 /// Shortest and longest accepted passwords (bytes), checked before any hashing.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -62,10 +62,10 @@ fn hash_with(params: &Params, password: &str) -> AppResult<String> {
 /// 400 `password_invalid` unless `password` has 8 to 1024 bytes.
 pub fn check_password_policy(password: &str) -> AppResult<()> {
     if password.len() < MIN_PASSWORD_LEN {
-        return Err(AppError::bad_request("password_invalid", "Password must have at least 8 characters"));
+        return Err(AppError::new(Code::PasswordInvalid, "Password must have at least 8 characters"));
     }
     if password.len() > MAX_PASSWORD_LEN {
-        return Err(AppError::bad_request("password_invalid", "Password must have at most 1024 bytes"));
+        return Err(AppError::new(Code::PasswordInvalid, "Password must have at most 1024 bytes"));
     }
     Ok(())
 }

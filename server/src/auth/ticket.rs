@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::token::{LEEWAY_SECS, issued_in_future};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 use crate::vfs::VPath;
 
 /// Label of the key derivation; changing it invalidates every outstanding ticket.
@@ -76,7 +76,7 @@ pub struct TicketService {
 }
 
 fn invalid() -> AppError {
-    AppError::unauthorized("ticket_invalid", "Invalid download ticket")
+    AppError::new(Code::TicketInvalid, "Invalid download ticket")
 }
 
 impl TicketService {
@@ -120,7 +120,7 @@ impl TicketService {
             jsonwebtoken::decode::<TicketClaims>(ticket, &self.decoding, &self.validation).map_err(|e| {
                 match e.kind() {
                     jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                        AppError::unauthorized("ticket_expired", "Download ticket expired")
+                        AppError::new(Code::TicketExpired, "Download ticket expired")
                     }
                     _ => invalid(),
                 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 
 /// Claims Nook puts in a token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,16 +63,13 @@ impl TokenService {
     pub fn verify(&self, token: &str) -> AppResult<(i64, i64)> {
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    AppError::unauthorized("token_expired", "Token expired")
-                }
-                _ => AppError::unauthorized("token_invalid", "Invalid token"),
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AppError::new(Code::TokenExpired, "Token expired"),
+                _ => AppError::new(Code::TokenInvalid, "Invalid token"),
             })?;
         if issued_in_future(data.claims.iat, LEEWAY_SECS) {
-            return Err(AppError::unauthorized("token_invalid", "Invalid token"));
+            return Err(AppError::new(Code::TokenInvalid, "Invalid token"));
         }
-        let id =
-            data.claims.sub.parse::<i64>().map_err(|_| AppError::unauthorized("token_invalid", "Invalid token"))?;
+        let id = data.claims.sub.parse::<i64>().map_err(|_| AppError::new(Code::TokenInvalid, "Invalid token"))?;
         Ok((id, data.claims.ver))
     }
 }

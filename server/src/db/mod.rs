@@ -5,6 +5,7 @@ pub mod entity;
 pub mod migration;
 pub mod repo;
 
+use crate::error::Code;
 use std::time::Duration;
 
 use sea_orm::sqlx::pool::PoolConnectionMetadata;
@@ -77,12 +78,12 @@ impl From<sea_orm::DbErr> for crate::error::AppError {
     fn from(e: sea_orm::DbErr) -> Self {
         if is_disk_full(&e) {
             tracing::error!(error = %e, "the database's disk is full");
-            return crate::error::AppError::InsufficientStorage {
-                code: "insufficient_storage",
-                message: "The server's disk is full; nothing was saved".into(),
-            };
+            return crate::error::AppError::new(
+                Code::InsufficientStorage,
+                "The server's disk is full; nothing was saved",
+            );
         }
-        crate::error::AppError::Internal(format!("database: {e}"))
+        crate::error::AppError::internal(format!("database: {e}"))
     }
 }
 

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::entity::{audit, ftp_account, role_grant, setting, upload, user};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 
 /// A user as stored. `paths` and `paths_write` are canonical virtual paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,9 +104,7 @@ pub async fn count_users(db: &impl ConnectionTrait) -> AppResult<u64> {
 pub async fn insert_user(db: &impl ConnectionTrait, u: &UserRow) -> AppResult<UserRow> {
     match user_active(u).insert(db).await {
         Ok(m) => Ok(m.into()),
-        Err(e) if unique_violation(&e) => {
-            Err(AppError::conflict("user_exists", "A user with that name already exists"))
-        }
+        Err(e) if unique_violation(&e) => Err(AppError::new(Code::UserExists, "A user with that name already exists")),
         Err(e) => Err(e.into()),
     }
 }
@@ -117,10 +115,8 @@ pub async fn save_user(db: &impl ConnectionTrait, u: &UserRow) -> AppResult<User
     am.id = sea_orm::ActiveValue::Unchanged(u.id);
     match am.update(db).await {
         Ok(m) => Ok(m.into()),
-        Err(e) if unique_violation(&e) => {
-            Err(AppError::conflict("user_exists", "A user with that name already exists"))
-        }
-        Err(DbErr::RecordNotUpdated) => Err(AppError::not_found("user_not_found", "User not found")),
+        Err(e) if unique_violation(&e) => Err(AppError::new(Code::UserExists, "A user with that name already exists")),
+        Err(DbErr::RecordNotUpdated) => Err(AppError::new(Code::UserNotFound, "User not found")),
         Err(e) => Err(e.into()),
     }
 }
@@ -403,7 +399,7 @@ fn ftp_active(a: &FtpAccountRow) -> ftp_account::ActiveModel {
 }
 
 fn ftp_exists() -> AppError {
-    AppError::conflict("user_exists", "An FTP account with that name already exists")
+    AppError::new(Code::UserExists, "An FTP account with that name already exists")
 }
 
 /// FTP accounts, by username (`desc` reverses), optionally only one username.
@@ -452,7 +448,7 @@ pub async fn save_ftp_account(db: &impl ConnectionTrait, a: &FtpAccountRow) -> A
     match am.update(db).await {
         Ok(m) => Ok(m.into()),
         Err(e) if unique_violation(&e) => Err(ftp_exists()),
-        Err(DbErr::RecordNotUpdated) => Err(AppError::not_found("user_not_found", "FTP account not found")),
+        Err(DbErr::RecordNotUpdated) => Err(AppError::new(Code::UserNotFound, "FTP account not found")),
         Err(e) => Err(e.into()),
     }
 }

@@ -206,7 +206,7 @@ impl Recorder {
 /// Maps "not found" to the message seed 002 documents for downloads.
 pub fn download_not_found(e: AppError) -> AppError {
     match e {
-        AppError::NotFound { code, .. } => AppError::not_found(code, "File or folder does not exist"),
+        e if e.status() == 404 => e.with_message("File or folder does not exist"),
         e => e,
     }
 }

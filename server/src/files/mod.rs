@@ -21,7 +21,7 @@ use futures_util::stream::BoxStream;
 
 use crate::audit::{Audit, AuditEvent};
 use crate::auth::Principal;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::vfs::{Entry, FsError, ReadHandle, VPath, Vfs};
 pub use access::{Access, Bandwidth, Paced, Quota, QuotaBook, Throttle};
 pub use rules::{Op, Perms, Rules};
@@ -35,33 +35,29 @@ pub type FileResult<T> = Result<T, AppError>;
 impl From<FsError> for AppError {
     fn from(e: FsError) -> Self {
         match e {
-            FsError::InvalidPath(why) => AppError::bad_request("path_invalid", format!("Invalid path: {why}")),
-            FsError::NotFound => AppError::not_found("not_found", "Path does not exist"),
-            FsError::AlreadyExists => AppError::conflict("already_exists", "Something with that name already exists"),
-            FsError::NotADirectory => AppError::bad_request("not_a_directory", "Not a folder"),
-            FsError::IsADirectory => AppError::bad_request("is_a_directory", "Is a folder"),
-            FsError::NotEmpty => AppError::conflict("not_empty", "Folder is not empty"),
+            FsError::InvalidPath(why) => AppError::new(Code::PathInvalid, format!("Invalid path: {why}")),
+            FsError::NotFound => AppError::new(Code::NotFound, "Path does not exist"),
+            FsError::AlreadyExists => AppError::new(Code::AlreadyExists, "Something with that name already exists"),
+            FsError::NotADirectory => AppError::new(Code::NotADirectory, "Not a folder"),
+            FsError::IsADirectory => AppError::new(Code::IsADirectory, "Is a folder"),
+            FsError::NotEmpty => AppError::new(Code::NotEmpty, "Folder is not empty"),
             // A link where the path had to be link-free: the tree changed since it was judged.
             FsError::PermissionDenied | FsError::LinkInPath => {
-                AppError::forbidden("permission_denied", "Permission denied")
+                AppError::new(Code::PermissionDenied, "Permission denied")
             }
-            FsError::CrossStorage => AppError::bad_request(
-                "cross_storage",
-                "That moves between two storages; copy it, then delete the original",
-            ),
-            FsError::InsufficientStorage => AppError::InsufficientStorage {
-                code: "insufficient_storage",
-                message: "Not enough space on the server".into(),
-            },
-            FsError::TooLarge => AppError::TooLarge { code: "too_large", message: "File too large".into() },
-            FsError::InvalidOffset => AppError::bad_request("offset_invalid", "Offset is past the end of the file"),
+            FsError::CrossStorage => {
+                AppError::new(Code::CrossStorage, "That moves between two storages; copy it, then delete the original")
+            }
+            FsError::InsufficientStorage => AppError::new(Code::InsufficientStorage, "Not enough space on the server"),
+            FsError::TooLarge => AppError::new(Code::TooLarge, "File too large"),
+            FsError::InvalidOffset => AppError::new(Code::OffsetInvalid, "Offset is past the end of the file"),
             FsError::Io(e) => AppError::internal(format!("file system: {e}")),
         }
     }
 }
 
 fn denied() -> AppError {
-    AppError::forbidden("permission_denied", "Permission denied")
+    AppError::new(Code::PermissionDenied, "Permission denied")
 }
 
 /// The protocol a session came in on (for the audit log).
@@ -134,7 +130,7 @@ pub struct DirList {
 }
 
 fn quota_exceeded() -> AppError {
-    AppError::InsufficientStorage { code: "quota_exceeded", message: "Quota exceeded".into() }
+    AppError::new(Code::QuotaExceeded, "Quota exceeded")
 }
 
 /// `resolved!(fs, op, path, |p| storage_call(p))`: runs the storage call on where `path` leads,
@@ -243,14 +239,14 @@ impl UserFs {
     /// Refuses to delete or move away the root or one of the user's own top folders.
     fn check_removable(&self, real: &VPath) -> FileResult<()> {
         if real.is_root() || (!self.access.rules.is_admin() && self.access.rules.is_top_folder(real)) {
-            return Err(AppError::forbidden("permission_denied", "The root and your top folders cannot be removed"));
+            return Err(AppError::new(Code::PermissionDenied, "The root and your top folders cannot be removed"));
         }
         Ok(())
     }
 
     /// Records a refused write attempt and passes the error on.
     fn refused<T>(&self, action: &'static str, path: &VPath, e: AppError) -> FileResult<T> {
-        let outcome = if matches!(e, AppError::Forbidden { .. }) { "denied" } else { "failed" };
+        let outcome = if e.status() == 403 { "denied" } else { "failed" };
         self.audit(action, outcome, format!("{path}: {e}"));
         Err(e)
     }
@@ -401,7 +397,7 @@ impl UserFs {
         let detail = format!("{} -> {}", shown(from, &real_from), shown(to, &real_to));
         if real_to.is_within(&real_from) {
             self.audit("move", "failed", detail);
-            return Err(AppError::bad_request("path_invalid", "A folder cannot be moved into itself"));
+            return Err(AppError::new(Code::PathInvalid, "A folder cannot be moved into itself"));
         }
         match self.svc.vfs.rename(&real_from, &real_to, overwrite).await {
             Ok(()) => {
@@ -431,7 +427,7 @@ impl UserFs {
         let detail = format!("{} -> {}", shown(from, &real_from), shown(to, &real_to));
         if real_to.is_root() || real_to.is_within(&real_from) {
             self.audit("copy", "failed", detail);
-            return Err(AppError::bad_request("path_invalid", "A folder cannot be copied into itself"));
+            return Err(AppError::new(Code::PathInvalid, "A folder cannot be copied into itself"));
         }
         // Quota: the copy adds what the source holds, less what it replaces at the destination.
         let mut added = (0, 0);
@@ -499,7 +495,7 @@ impl UserFs {
             .await?
             .filter_map(move |item| {
                 std::future::ready(match item {
-                    Err(AppError::Forbidden { .. }) => None,
+                    Err(e) if e.status() == 403 => None,
                     Ok((p, _)) if p == top => None,
                     other => Some(other),
                 })

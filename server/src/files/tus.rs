@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{BODY_IDLE_TIMEOUT, FileResult, FileService, UserFs};
 use crate::db::{self, UploadRow};
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::vfs::{StagingId, VPath};
 
 /// How long a request waits for the writer it displaced to let go.
@@ -116,7 +116,7 @@ pub struct TusService {
 }
 
 fn gone() -> AppError {
-    AppError::not_found("upload_not_found", "Upload not found")
+    AppError::new(Code::UploadNotFound, "Upload not found")
 }
 
 fn new_id() -> String {
@@ -166,7 +166,7 @@ impl TusService {
         };
         let guard = tokio::time::timeout(LEASE_WAIT, lock.lock_owned())
             .await
-            .map_err(|_| AppError::conflict("upload_busy", "Another request is writing this upload; retry later"))?;
+            .map_err(|_| AppError::new(Code::UploadBusy, "Another request is writing this upload; retry later"))?;
         let cancel = CancellationToken::new();
         if let Some(slot) = self.slots.lock().unwrap_or_else(|p| p.into_inner()).get_mut(id) {
             slot.cancel = cancel.clone();
@@ -180,7 +180,7 @@ impl TusService {
     pub async fn create(&self, fs: &UserFs, user_id: i64, new: NewUpload) -> FileResult<UploadState> {
         fs.check_upload_size(&new.target, new.length)?;
         if i64::try_from(new.length).is_err() {
-            return Err(AppError::TooLarge { code: "too_large", message: "Upload-Length is too large".into() });
+            return Err(AppError::new(Code::TooLarge, "Upload-Length is too large"));
         }
         let id = new_id();
         if new.length == 0 {
@@ -246,7 +246,7 @@ impl TusService {
     async fn offset_of(&self, fs: &UserFs, row: &UploadRow, target: &VPath, staging: &StagingId) -> FileResult<u64> {
         match fs.resumable_len(target, staging).await {
             Ok(n) => Ok(n),
-            Err(AppError::NotFound { .. }) => {
+            Err(e) if e.status() == 404 => {
                 db::delete_upload(&self.db, &row.id).await?;
                 Err(gone())
             }
@@ -332,20 +332,20 @@ impl TusService {
         let (row, target, staging) = self.find(fs, user_id, id).await?;
         let current = self.offset_of(fs, &row, &target, &staging).await?;
         if offset != current {
-            return Err(AppError::conflict(
-                "offset_mismatch",
+            return Err(AppError::new(
+                Code::OffsetMismatch,
                 format!("Upload-Offset is {offset} but the upload holds {current} bytes"),
             ));
         }
         if content_length.is_some_and(|n| current.saturating_add(n) > row.length) {
-            return Err(AppError::TooLarge {
-                code: "too_large",
-                message: format!("The upload is declared as {} bytes; this request sends more", row.length),
-            });
+            return Err(AppError::new(
+                Code::TooLarge,
+                format!("The upload is declared as {} bytes; this request sends more", row.length),
+            ));
         }
         let mut w = match fs.resume_resumable(&target, &staging, row.overwrite, row.length).await {
             Ok(w) => w,
-            Err(e @ AppError::Conflict { code: "already_exists", .. }) => {
+            Err(e) if e.code() == Code::AlreadyExists => {
                 // The target appeared and may not be replaced: this upload can never finish.
                 db::delete_upload(&self.db, &row.id).await?;
                 self.files.discard_staged(&target, &staging).await.ok();
@@ -380,9 +380,9 @@ impl TusService {
         db::touch_upload(&self.db, id, self.expires_from(Utc::now())).await?;
         match stop {
             Stop::End => Ok(self.state(&row, &target, kept, Some(expires_at))),
-            Stop::Displaced => Err(AppError::conflict("upload_interrupted", "A newer request took over this upload")),
-            Stop::Idle => Err(AppError::bad_request("body_timeout", "The request body stalled")),
-            Stop::Broken => Err(AppError::bad_request("body_incomplete", "The request body ended early")),
+            Stop::Displaced => Err(AppError::new(Code::UploadInterrupted, "A newer request took over this upload")),
+            Stop::Idle => Err(AppError::new(Code::BodyTimeout, "The request body stalled")),
+            Stop::Broken => Err(AppError::new(Code::BodyIncomplete, "The request body ended early")),
             Stop::Failed(e) => Err(e),
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::{FileResult, FileService, Op, Trail, UserFs};
 use crate::audit::AuditEvent;
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::vfs::{FsError, StagedWrite, StagingId, Sweep, VPath};
 
 /// A streaming request body that sends nothing for this long is given up (PUT and multipart
@@ -68,7 +68,7 @@ impl UserFs {
             Some(limit) if announced > limit => self.refused(
                 "upload",
                 target,
-                AppError::TooLarge { code: "too_large", message: format!("Upload exceeds the limit of {limit} bytes") },
+                AppError::new(Code::TooLarge, format!("Upload exceeds the limit of {limit} bytes")),
             ),
             _ => Ok(()),
         }
@@ -156,10 +156,10 @@ impl ResumableWrite {
             return Err(AppError::internal("resumable write already finished"));
         };
         if staged.bytes_written() + data.len() as u64 > self.length {
-            return Err(AppError::TooLarge {
-                code: "too_large",
-                message: format!("The upload is declared as {} bytes; this request sends more", self.length),
-            });
+            return Err(AppError::new(
+                Code::TooLarge,
+                format!("The upload is declared as {} bytes; this request sends more", self.length),
+            ));
         }
         Ok(staged.write_all(data).await?)
     }

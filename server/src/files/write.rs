@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::access::{QuotaBook, Throttle};
 use super::{FileResult, Op, Trail, UserFs, denied, quota_exceeded, shown};
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::vfs::{StagedWrite, VPath};
 
 impl UserFs {
@@ -31,7 +31,7 @@ impl UserFs {
         let decide = async {
             let real = self.authorize(Op::Write, target).await?;
             if real.is_root() {
-                return Err(AppError::bad_request("path_invalid", "Invalid path: the root"));
+                return Err(AppError::new(Code::PathInvalid, "Invalid path: the root"));
             }
             let replaced = self.existing_size(&real).await;
             let max_size = self.quota_for(replaced).await?;
@@ -209,10 +209,7 @@ impl Upload {
         }
         if self.limit > 0 && after > self.limit {
             self.abort_with("too_large").await;
-            return Err(AppError::TooLarge {
-                code: "too_large",
-                message: format!("Upload exceeds the limit of {} bytes", self.limit),
-            });
+            return Err(AppError::new(Code::TooLarge, format!("Upload exceeds the limit of {} bytes", self.limit)));
         }
         if let Err(e) = staged.write_all(data).await {
             self.abort_with("failed").await;

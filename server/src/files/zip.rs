@@ -37,7 +37,7 @@ use tokio::io::{AsyncReadExt as _, DuplexStream};
 
 use super::download::{ByteStream, Recorder};
 use super::{FileResult, UserFs};
-use crate::error::AppError;
+use crate::error::{AppError, Code};
 use crate::vfs::{BLOCK_SIZE, Entry, VPath};
 
 /// Unix mode bits recorded for files and folders (with the file-type bits, so unzip
@@ -76,7 +76,7 @@ impl UserFs {
     /// paths would put entries under the same name. `compress` selects deflate over stored.
     pub async fn zip(&self, paths: &[VPath], layout: ZipLayout, opts: ZipOptions) -> FileResult<ByteStream> {
         if paths.is_empty() {
-            return Err(AppError::bad_request("paths_missing", "No paths provided"));
+            return Err(AppError::new(Code::PathsMissing, "No paths provided"));
         }
         let mut roots = Vec::with_capacity(paths.len());
         let mut names = HashSet::new();
@@ -89,8 +89,8 @@ impl UserFs {
             let clash =
                 layout == ZipLayout::Named && ((prefix.is_empty() && paths.len() > 1) || !names.insert(prefix.clone()));
             if clash {
-                return Err(AppError::bad_request(
-                    "name_conflict",
+                return Err(AppError::new(
+                    Code::NameConflict,
                     format!(
                         "Two paths would share the name `{}` in the zip",
                         if prefix.is_empty() { "/" } else { &prefix }

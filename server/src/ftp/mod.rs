@@ -30,7 +30,7 @@ use crate::audit::{Audit, AuditEvent};
 use crate::auth::AuthService;
 use crate::config::{FtpConfig, parse_port_range};
 use crate::db;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 use crate::files::FileService;
 use crate::settings::SettingsService;
 use auth::{FtpAuthenticator, LoginSlot, SlotProvider};
@@ -59,14 +59,14 @@ impl FtpSettings {
     pub fn resolve(cfg: &FtpConfig, s: &SettingsService) -> AppResult<FtpSettings> {
         let passive = s.text("ftp.passive_ports").unwrap_or_else(|| cfg.passive_ports.clone());
         let passive_ports = parse_port_range(&passive)
-            .ok_or_else(|| AppError::bad_request("setting_invalid", "ftp.passive_ports must look like 30000-30009"))?;
+            .ok_or_else(|| AppError::new(Code::SettingInvalid, "ftp.passive_ports must look like 30000-30009"))?;
         let ftps = match (&cfg.ftps_cert, &cfg.ftps_key) {
             (Some(c), Some(k)) => Some((c.clone(), k.clone())),
             _ => None,
         };
         let ftps_required = s.bool("ftp.ftps_required").unwrap_or(cfg.ftps_required);
         if ftps_required && ftps.is_none() {
-            return Err(AppError::conflict("ftps_unconfigured", "ftps_required needs ftps_cert and ftps_key in [ftp]"));
+            return Err(AppError::new(Code::FtpsUnconfigured, "ftps_required needs ftps_cert and ftps_key in [ftp]"));
         }
         let count = |key: &str, default: u32| s.int(key).map_or(default as usize, |v| usize::try_from(v).unwrap_or(1));
         Ok(FtpSettings {
@@ -178,7 +178,7 @@ impl FtpController {
             // Fail now, with a clear message, rather than on the first AUTH TLS.
             for f in [cert, key] {
                 std::fs::metadata(f).map_err(|e| {
-                    AppError::conflict("ftps_unreadable", format!("Cannot read FTPS file {}: {e}", f.display()))
+                    AppError::new(Code::FtpsUnreadable, format!("Cannot read FTPS file {}: {e}", f.display()))
                 })?;
             }
         }
@@ -187,7 +187,7 @@ impl FtpController {
             Err(e) => {
                 let msg = format!("Cannot listen on {}: {e}", s.listen);
                 self.set_error(Some(msg.clone()));
-                return Err(AppError::conflict("ftp_bind_failed", msg));
+                return Err(AppError::new(Code::FtpBindFailed, msg));
             }
         };
         let addr = listener.local_addr().map_err(AppError::internal)?;
@@ -211,7 +211,7 @@ impl FtpController {
             if persist {
                 self.remember(false).await?;
             }
-            return Err(AppError::bad_request("ftp_not_running", "FTP server is not running"));
+            return Err(AppError::new(Code::FtpNotRunning, "FTP server is not running"));
         };
         let _ = r.stop.send(true);
         self.deps.registry.close_all();

@@ -18,7 +18,7 @@ use unftp_core::storage::{Error, ErrorKind, FEATURE_RESTART, Fileinfo, Metadata,
 
 use crate::accounts::sessions::{Conn, TransferGuard};
 use crate::accounts::{AccountService, Grant};
-use crate::error::AppError;
+use crate::error::{AppError, FtpReply};
 use crate::files::{FileService, Proto, UserFs};
 use crate::vfs::{BLOCK_SIZE, Entry, VPath};
 
@@ -34,21 +34,17 @@ impl fmt::Display for FtpUser {
 
 impl UserDetail for FtpUser {}
 
-/// The one mapping from application errors to FTP replies.
+/// The one mapping from application errors to FTP replies: each code knows its reply.
 pub fn ftp_error(e: AppError) -> Error {
-    let kind = match &e {
-        AppError::Forbidden { .. } | AppError::Unauthorized { .. } => ErrorKind::PermissionDenied,
-        AppError::NotFound { .. } => ErrorKind::PermanentFileNotAvailable,
-        AppError::BadRequest { code: "path_invalid", .. } => ErrorKind::FileNameNotAllowedError,
-        AppError::BadRequest { code: "not_a_directory", .. } => ErrorKind::PermanentDirectoryNotAvailable,
-        AppError::BadRequest { .. } => ErrorKind::PermanentFileNotAvailable,
-        AppError::Conflict { code: "not_empty", .. } => ErrorKind::PermanentDirectoryNotEmpty,
-        AppError::Conflict { .. } => ErrorKind::PermanentFileNotAvailable,
-        // One code for "no room": 552 for an exceeded quota, a full disk and a file over the
-        // size limit alike. 552 is permanent, so clients stop (lftp retries a 452 for minutes).
-        AppError::InsufficientStorage { .. } | AppError::TooLarge { .. } => ErrorKind::ExceededStorageAllocationError,
-        AppError::TooManyRequests { .. } => ErrorKind::TransientFileNotAvailable,
-        AppError::Internal(_) | AppError::BadGateway { .. } => ErrorKind::LocalError,
+    let kind = match e.code().ftp() {
+        FtpReply::PermissionDenied => ErrorKind::PermissionDenied,
+        FtpReply::FileUnavailable => ErrorKind::PermanentFileNotAvailable,
+        FtpReply::NameNotAllowed => ErrorKind::FileNameNotAllowedError,
+        FtpReply::DirUnavailable => ErrorKind::PermanentDirectoryNotAvailable,
+        FtpReply::DirNotEmpty => ErrorKind::PermanentDirectoryNotEmpty,
+        FtpReply::StorageExceeded => ErrorKind::ExceededStorageAllocationError,
+        FtpReply::Transient => ErrorKind::TransientFileNotAvailable,
+        FtpReply::LocalError => ErrorKind::LocalError,
     };
     Error::new(kind, std::io::Error::other(e.to_string()))
 }
