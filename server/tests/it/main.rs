@@ -19,3 +19,4 @@ mod system;
 mod transfer;
 mod users;
 mod web;
+mod webdav;
