@@ -14,6 +14,7 @@ mod props;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dav_server::body::BodyType;
@@ -26,8 +27,10 @@ use poem::web::headers::HeaderMapExt;
 use poem::web::headers::authorization::{Authorization, Basic};
 use poem::{Body, IntoResponse, Request, Response};
 
-use crate::accounts::LoginError;
+use sha2::{Digest, Sha256};
+
 use crate::accounts::sessions::Login;
+use crate::accounts::{Grant, LoginError};
 use crate::api::ApiError;
 use crate::audit::AuditEvent;
 use crate::error::AppError;
@@ -44,7 +47,14 @@ pub struct DavService {
     handler: DavHandler,
     locks: Mutex<HashMap<VPath, Box<dyn DavLockSystem>>>,
     props: Arc<props::DeadProps>,
+    logins: Mutex<HashMap<[u8; 32], (Grant, u64, Instant)>>,
 }
+
+/// How long a password login is reused. WebDAV clients send the password with every request;
+/// without this each would cost an argon2 verification (one at a time per account) and an
+/// audit entry. A reused login still ends the moment its account or user changes.
+const LOGIN_REUSE: Duration = Duration::from_secs(60);
+const MAX_LOGINS: usize = 1024;
 
 impl Default for DavService {
     fn default() -> Self {
@@ -54,11 +64,35 @@ impl Default for DavService {
             .autoindex(false)
             .read_buf_size(BLOCK_SIZE)
             .build_handler();
-        Self { handler, locks: Mutex::new(HashMap::new()), props: Arc::default() }
+        Self { handler, locks: Mutex::new(HashMap::new()), props: Arc::default(), logins: Mutex::default() }
     }
 }
 
 impl DavService {
+    /// A password login through `AccountService::login`, or the same one made in the last
+    /// [`LOGIN_REUSE`] with these very credentials while its rules still hold.
+    async fn login(&self, state: &AppState, user: &str, password: &str, ip: IpAddr) -> Result<Grant, LoginError> {
+        let key: [u8; 32] = Sha256::new().chain_update(user).chain_update([0]).chain_update(password).finalize().into();
+        let cached = self.logins.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        if let Some((grant, generation, at)) = cached
+            && at.elapsed() < LOGIN_REUSE
+            && state.accounts.still_current(&grant, generation)
+        {
+            return Ok(grant);
+        }
+        let generation = state.accounts.generation();
+        let grant = state.accounts.login(Proto::WebDav, user, password, ip, true).await?;
+        let mut logins = self.logins.lock().unwrap_or_else(|p| p.into_inner());
+        if logins.len() >= MAX_LOGINS {
+            logins.retain(|_, (_, _, at)| at.elapsed() < LOGIN_REUSE);
+            if logins.len() >= MAX_LOGINS {
+                logins.clear();
+            }
+        }
+        logins.insert(key, (grant.clone(), generation, Instant::now()));
+        Ok(grant)
+    }
+
     fn locks_for(&self, home: &VPath) -> Box<dyn DavLockSystem> {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(home.clone()).or_insert_with(|| MemLs::new() as Box<dyn DavLockSystem>).clone()
@@ -110,7 +144,7 @@ async fn sign_in(state: &AppState, req: &Request, ip: IpAddr) -> Result<Caller, 
             }
             (Some(p), None)
         }
-        (Some(b), _) => match state.accounts.login(Proto::WebDav, b.username(), b.password(), ip, true).await {
+        (Some(b), _) => match state.dav.login(state, b.username(), b.password(), ip).await {
             Ok(grant) => (None, Some(grant)),
             Err(LoginError::Internal(e)) => return Err(AppError::internal(e)),
             Err(_) => return Err(unauthorized()),

@@ -363,3 +363,35 @@ async fn a_refused_webdav_delete_or_move_changes_nothing() {
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(req("DELETE", "/team/rw/keep/").send().await.expect("delete").status(), StatusCode::NO_CONTENT);
 }
+
+/// WebDAV clients send the password with every request; a login is reused for a minute (one
+/// audit entry, one password check), but never past a change to the user or the account.
+#[tokio::test]
+async fn a_reused_webdav_login_ends_when_its_user_or_account_changes() {
+    let (app, admin) = alice_app().await;
+    for _ in 0..5 {
+        let r = dav(&app, "PROPFIND", "/alice/", "alice", "alice-password").header("Depth", "0").send().await;
+        assert_eq!(r.expect("propfind").status(), StatusCode::MULTI_STATUS);
+    }
+    let (_, logs) =
+        json_of(app.get("/api/get_logs?action=login&actor=alice", &admin).send().await.expect("logs")).await;
+    assert_eq!(logs.as_array().expect("logs").len(), 1, "{logs}");
+    let r = app.post("/api/user/edit", &admin, json!({"username": "alice", "password": "a-new-password"})).send().await;
+    assert_eq!(r.expect("edit").status(), StatusCode::OK);
+    let r = dav(&app, "PROPFIND", "/alice/", "alice", "alice-password").header("Depth", "0").send().await;
+    assert_eq!(r.expect("propfind").status(), StatusCode::UNAUTHORIZED, "the old password is dead at once");
+    let r = dav(&app, "PROPFIND", "/alice/", "alice", "a-new-password").header("Depth", "0").send().await;
+    assert_eq!(r.expect("propfind").status(), StatusCode::MULTI_STATUS);
+    // A transfer account's new permissions apply to its next request.
+    create_account(
+        &app,
+        &admin,
+        json!({"username": "t", "password": "t-password", "path": "/alice", "permissions": "elrw"}),
+    )
+    .await;
+    let put = || dav(&app, "PUT", "/t.txt", "t", "t-password").body("x").send();
+    assert!(put().await.expect("put").status().is_success());
+    let r = app.post("/api/ftp/edit_user", &admin, json!({"username": "t", "permissions": "elr"})).send().await;
+    assert_eq!(r.expect("edit").status(), StatusCode::OK);
+    assert_eq!(put().await.expect("put").status(), StatusCode::FORBIDDEN);
+}
