@@ -33,6 +33,7 @@ use crate::accounts::sessions::Login;
 use crate::accounts::{Grant, LoginError};
 use crate::api::ApiError;
 use crate::audit::AuditEvent;
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::files::{Op, Proto, UserFs};
 use crate::state::AppState;
@@ -136,32 +137,32 @@ async fn sign_in(state: &AppState, req: &Request, ip: IpAddr) -> Result<Caller, 
     }
     let basic = req.headers().typed_get::<Authorization<Basic>>();
     let header_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
-    let (principal, grant) = match (basic, header_key) {
+    let who = match (basic, header_key) {
         (Some(b), _) if is_api_key(b.password()) => {
             let p = state.auth.authenticate_api_key(b.password(), ip).await?;
             if !b.username().is_empty() && b.username() != p.username {
                 return Err(unauthorized());
             }
-            (Some(p), None)
+            Who::Key(p)
         }
         (Some(b), _) => match state.dav.login(state, b.username(), b.password(), ip).await {
-            Ok(grant) => (None, Some(grant)),
+            Ok(grant) => Who::Login(grant),
             Err(LoginError::Internal(e)) => return Err(AppError::internal(e)),
             Err(_) => return Err(unauthorized()),
         },
-        (None, Some(key)) => (Some(state.auth.authenticate_api_key(key.trim(), ip).await?), None),
+        (None, Some(key)) => Who::Key(state.auth.authenticate_api_key(key.trim(), ip).await?),
         (None, None) => return Err(unauthorized()),
     };
-    let role = match (&principal, &grant) {
-        (Some(p), _) => Some(p.role.clone()),
-        (None, Some(g)) => match &g.login {
-            Login::WebUser(id, _) => Some(state.auth.user(*id).ok_or_else(unauthorized)?.role.clone()),
-            Login::Account(_) => None,
+    // Web users pass the role map like every endpoint; transfer accounts have no role.
+    let (name, role) = match &who {
+        Who::Key(p) => (p.username.clone(), Some(p.role.clone())),
+        Who::Login(g) => match &g.login {
+            Login::WebUser(id, _) => {
+                (g.username().to_owned(), Some(state.auth.user(*id).ok_or_else(unauthorized)?.role.clone()))
+            }
+            Login::Account(_) => (g.username().to_owned(), None),
         },
-        (None, None) => None,
     };
-    let name = principal.as_ref().map(|p| p.username.clone()).or(grant.as_ref().map(|g| g.username().to_owned()));
-    let name = name.unwrap_or_default();
     if let Some(role) = role
         && !state.roles.allowed(&role, PREFIX)
     {
@@ -170,13 +171,18 @@ async fn sign_in(state: &AppState, req: &Request, ip: IpAddr) -> Result<Caller, 
         );
         return Err(AppError::forbidden("role_forbidden", "Unauthorized"));
     }
-    Ok(match (principal, grant) {
-        (Some(p), _) => Caller { fs: state.files.session(&p, Some(ip), Proto::WebDav), home: VPath::root(), name },
-        (None, Some(g)) => {
-            Caller { fs: state.files.session_for(g.access, Some(ip), Proto::WebDav), home: g.home, name }
-        }
-        (None, None) => return Err(unauthorized()),
+    Ok(match who {
+        Who::Key(p) => Caller { fs: state.files.session(&p, Some(ip), Proto::WebDav), home: VPath::root(), name },
+        Who::Login(g) => Caller { fs: state.files.session_for(g.access, Some(ip), Proto::WebDav), home: g.home, name },
     })
+}
+
+/// How the caller signed in.
+enum Who {
+    /// A web user's API key.
+    Key(Principal),
+    /// A password: a transfer account or a web user.
+    Login(Grant),
 }
 
 /// A request path (or `Destination`) below `/dav`, as the library reads it.
