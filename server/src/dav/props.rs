@@ -98,3 +98,33 @@ impl DeadProps {
         map.retain(|k, _| !k.starts_with(path));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> VPath {
+        VPath::parse(s).expect("vpath")
+    }
+
+    fn prop(name: &str) -> DavProp {
+        DavProp { name: name.into(), prefix: None, namespace: Some("urn:x".into()), xml: Some(b"<x/>".to_vec()) }
+    }
+
+    #[test]
+    fn dead_properties_follow_moves_and_copies_go_with_deletes_and_are_bounded() {
+        let store = DeadProps::default();
+        assert_eq!(store.patch(&v("/a/f"), vec![(true, prop("p"))])[0].0, StatusCode::OK);
+        store.carry(&v("/a"), &v("/b"), true);
+        assert!(store.one(&v("/a/f"), &prop("p")).is_some() && store.one(&v("/b/f"), &prop("p")).is_some());
+        store.carry(&v("/b"), &v("/c"), false);
+        assert!(store.one(&v("/b/f"), &prop("p")).is_none() && store.one(&v("/c/f"), &prop("p")).is_some());
+        store.forget(&v("/c"));
+        assert!(store.all(&v("/c/f"), true).is_empty());
+        let many: Vec<_> = (0..=MAX_PER_RESOURCE).map(|i| (true, prop(&format!("p{i}")))).collect();
+        let answers = store.patch(&v("/full"), many);
+        assert_eq!(answers.iter().filter(|(s, _)| *s == StatusCode::INSUFFICIENT_STORAGE).count(), 1);
+        assert_eq!(store.all(&v("/full"), false).len(), MAX_PER_RESOURCE);
+        assert!(store.all(&v("/full"), false).iter().all(|p| p.xml.is_none()), "names only");
+    }
+}

@@ -395,3 +395,22 @@ async fn a_reused_webdav_login_ends_when_its_user_or_account_changes() {
     assert_eq!(r.expect("edit").status(), StatusCode::OK);
     assert_eq!(put().await.expect("put").status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn webdav_downloads_answer_ranges_and_put_answers_created_then_no_content() {
+    let (app, _) = alice_app().await;
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let put = || dav(&app, "PUT", "/alice/r.bin", "alice", "alice-password").body(data.clone()).send();
+    assert_eq!(put().await.expect("put").status(), StatusCode::CREATED);
+    assert_eq!(put().await.expect("put").status(), StatusCode::NO_CONTENT);
+    let r = dav(&app, "GET", "/alice/r.bin", "alice", "alice-password")
+        .header("Range", "bytes=500000-500999")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(r.headers().contains_key("etag"));
+    assert_eq!(r.bytes().await.expect("body").as_ref(), &data[500_000..501_000]);
+    let r = dav(&app, "GET", "/alice/r.bin", "alice", "alice-password").send().await.expect("get");
+    assert_eq!(r.bytes().await.expect("body").as_ref(), data.as_slice());
+}
