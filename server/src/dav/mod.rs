@@ -21,7 +21,7 @@ use dav_server::body::BodyType;
 use dav_server::davpath::DavPath;
 use dav_server::ls::DavLockSystem;
 use dav_server::memls::MemLs;
-use dav_server::{DavConfig, DavHandler};
+use dav_server::{DavConfig, DavHandler, DavMethod, DavMethodSet};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::headers::HeaderMapExt;
 use poem::web::headers::authorization::{Authorization, Basic};
@@ -59,8 +59,12 @@ const MAX_LOGINS: usize = 1024;
 
 impl Default for DavService {
     fn default() -> Self {
+        // No partial updates (SabreDAV's PATCH): an upload is staged whole, never changed in place.
+        let mut methods = DavMethodSet::all();
+        methods.remove(DavMethod::Patch);
         let handler = DavHandler::builder()
             .strip_prefix(PREFIX)
+            .methods(methods)
             .hide_symlinks(false)
             .autoindex(false)
             .read_buf_size(BLOCK_SIZE)
@@ -246,6 +250,9 @@ pub async fn handle(mut req: Request) -> poem::Result<Response> {
     let mut resp = Response::default();
     resp.set_status(parts.status);
     *resp.headers_mut() = parts.headers;
+    if resp.headers().contains_key("dav") {
+        resp.headers_mut().insert("dav", HeaderValue::from_static("1, 2, 3"));
+    }
     resp.set_body(match body.inner {
         BodyType::Bytes(Some(b)) => Body::from(b),
         BodyType::Bytes(None) | BodyType::Empty => Body::empty(),

@@ -214,6 +214,10 @@ async fn without_credentials_webdav_asks_for_basic_and_api_keys_sign_in() {
         assert_eq!(r.status(), StatusCode::MULTI_STATUS);
         assert_eq!(r.headers().get("x-content-type-options").map(|v| v.as_bytes()), Some(b"nosniff".as_slice()));
     }
+    let r = dav(&app, "OPTIONS", "/kim/", "kim", &key).send().await.expect("options");
+    assert_eq!(r.headers().get("dav").map(|v| v.as_bytes()), Some(b"1, 2, 3".as_slice()), "no partial updates");
+    let r = dav(&app, "PATCH", "/kim/", "kim", &key).send().await.expect("patch");
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     let r = dav(&app, "PROPFIND", "/kim/", "someone-else", &key).header("Depth", "0").send().await.expect("key");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a key signs in its own user only");
     let r = app.req(Method::GET, "/dav/kim/").header("X-API-KEY", "nook_wrong").send().await.expect("key");
