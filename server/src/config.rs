@@ -59,6 +59,23 @@ pub struct Config {
     pub update: UpdateConfig,
     /// Prometheus metrics (`/metrics`).
     pub metrics: MetricsConfig,
+    /// WebDAV at `/dav/`.
+    pub webdav: WebDavConfig,
+}
+
+/// `[webdav]`: the WebDAV server at `/dav/` (same accounts, folders, quotas and audit log as
+/// the web app and FTP).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebDavConfig {
+    /// Serve WebDAV at `/dav/`; off: `/dav/` answers 404.
+    pub enabled: bool,
+}
+
+impl Default for WebDavConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// `[command]`: the command runner. Read from the config file only: `NOOK_COMMAND__*`
@@ -264,6 +281,7 @@ impl Default for Config {
             command: CommandConfig::default(),
             update: UpdateConfig::default(),
             metrics: MetricsConfig::default(),
+            webdav: WebDavConfig::default(),
         }
     }
 }

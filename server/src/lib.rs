@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod dav;
 pub mod db;
 pub mod error;
 pub mod files;
@@ -117,7 +118,9 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
     let secret = jwt_secret(&config)?;
     let (audit, audit_task) = Audit::start(db.clone());
     let auth = Arc::new(AuthService::new(&config, &secret, db.clone(), audit.clone()).await?);
-    let operations = api::operations();
+    let mut operations = api::operations();
+    // WebDAV is no OpenAPI operation, but the role map gates it like one.
+    operations.push((dav::PREFIX.to_string(), true));
     let routes: Vec<String> = operations.iter().map(|(path, _)| path.clone()).collect();
     let roles = Arc::new(RoleService::new(db.clone(), operations).await?);
     let users = UserService::new(db.clone(), auth.clone(), roles.clone());
@@ -159,6 +162,7 @@ pub async fn build_state(config: Config) -> Result<(Arc<AppState>, tokio::task::
         accounts,
         ftp,
         tus,
+        dav: dav::DavService::default(),
         audit,
         started_at: chrono::Utc::now(),
         config,
@@ -177,6 +181,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .nest_no_strip("/api", api.clone())
         .at("/metrics", api.clone())
         .at("/update_start_exit_program", api.clone())
+        .nest_no_strip(dav::PREFIX, poem::endpoint::make(dav::handle))
         .nest("/", web::WebApp::new(&state.config.http.frame_ancestors))
         .catch_all_error(api::json_errors)
         .around(api::track)

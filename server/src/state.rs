@@ -28,6 +28,8 @@ pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub ftp: Arc<FtpController>,
     pub tus: TusService,
+    /// WebDAV at `/dav/` (its in-memory lock tables).
+    pub dav: crate::dav::DavService,
     pub audit: Audit,
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Resource sampler (`/api/resources`, metrics).

@@ -42,6 +42,7 @@ const USER_DEFAULTS: &[&str] = &[
     "/api/user/get_self",
     "/api/user/edit_self",
     "/api/get_version",
+    "/dav",
 ];
 
 /// Endpoints every signed-in user may call whatever the map says: without them no client can

@@ -236,6 +236,30 @@ impl UserFs {
         entry
     }
 
+    /// Judges `op` on `path` as the operation itself would, without doing it (a refusal is
+    /// audited like the operation's own). For protocols whose library splits one request into
+    /// steps (WebDAV's DELETE, COPY and MOVE of a folder, which remove or copy item by item):
+    /// asked first, a refused request changes nothing.
+    pub async fn judge(&self, op: Op, path: &VPath) -> FileResult<()> {
+        let action = match op {
+            Op::Delete => "delete",
+            Op::MoveFrom | Op::MoveTo => "move",
+            Op::Read | Op::CopyTo => "copy",
+            _ => "judge",
+        };
+        let judged = async {
+            let real = self.authorize(op, path).await?;
+            if matches!(op, Op::Delete | Op::MoveFrom) {
+                self.check_removable(&real)?;
+            }
+            Ok(())
+        };
+        match judged.await {
+            Ok(()) => Ok(()),
+            Err(e) => self.refused(action, path, e),
+        }
+    }
+
     /// Refuses to delete or move away the root or one of the user's own top folders.
     fn check_removable(&self, real: &VPath) -> FileResult<()> {
         if real.is_root() || (!self.access.rules.is_admin() && self.access.rules.is_top_folder(real)) {

@@ -538,9 +538,29 @@ async fn sftpgo_v1_cli_examples_work() {
     }
 }
 
-/// The same web user over HTTP and FTP: every operation is allowed or denied alike.
+/// Whether `op` on `path` succeeds over WebDAV (writes under a `d-` name, deletes of a copy).
+async fn dav_ok(app: &TestApp, user: &str, password: &str, op: &str, path: &str) -> bool {
+    let (dir, name) = path.rsplit_once('/').expect("split");
+    let (method, target) = match op {
+        "read" => ("GET", path.to_string()),
+        "write" => ("PUT", format!("{dir}/d-{name}")),
+        "mkdir" => ("MKCOL", format!("{dir}/d-{name}")),
+        "list" => ("PROPFIND", path.to_string()),
+        _ => ("DELETE", path.to_string()),
+    };
+    let mut r = crate::webdav::dav(app, method, &target, user, password);
+    match method {
+        "PUT" => r = r.body("x"),
+        "PROPFIND" => r = r.header("Depth", "1"),
+        _ => {}
+    }
+    r.send().await.expect("dav").status().is_success()
+}
+
+/// The same web user over HTTP, FTP and WebDAV: every operation is allowed or denied alike;
+/// and a transfer account over FTP and WebDAV.
 #[tokio::test]
-async fn http_and_ftp_allow_and_deny_alike() {
+async fn http_ftp_and_webdav_allow_and_deny_alike() {
     let (app, admin, port) = ftp_app("").await;
     let r = root(&app);
     for (p, c) in [("alice/a.txt", "a"), ("pub/p.txt", "p"), ("bob/b.txt", "b")] {
@@ -561,6 +581,8 @@ async fn http_and_ftp_allow_and_deny_alike() {
         ("mkdir", "/pub/d"),
         ("list", "/pub"),
         ("list", "/bob"),
+        ("list", "/alice"),
+        ("delete", "/alice/a.txt"),
         ("delete", "/pub/p.txt"),
         ("delete", "/bob/b.txt"),
     ];
@@ -629,13 +651,56 @@ async fn http_and_ftp_allow_and_deny_alike() {
             }
         };
         let (ftp_ok, out) = py(port, &format!("ftp.login('alice', 'alice-password')\n{ftp_script}"));
-        if http_ok != ftp_ok {
-            mismatches.push(format!("{op} {path}: http {http_ok}, ftp {ftp_ok}: {out}"));
+        let dav_path = if *op == "delete" {
+            let copy = format!("{path}.d");
+            std::fs::copy(r.join(&path[1..]), r.join(&copy[1..])).expect("copy");
+            copy
+        } else {
+            path.to_string()
+        };
+        let dav = dav_ok(&app, "alice", "alice-password", op, &dav_path).await;
+        if http_ok != ftp_ok || http_ok != dav {
+            mismatches.push(format!("{op} {path}: http {http_ok}, ftp {ftp_ok}, webdav {dav}: {out}"));
         }
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     assert_eq!(std::fs::read_to_string(r.join("pub/p.txt")).expect("pub"), "p");
     assert_eq!(std::fs::read_to_string(r.join("bob/b.txt")).expect("bob"), "b");
+    // Transfer accounts (no HTTP file access): FTP and WebDAV, paths below the home.
+    for (name, perms) in [("reader", "elr"), ("writer", "elradfmw")] {
+        let password = format!("{name}-password");
+        create_account(
+            &app,
+            &admin,
+            json!({"username": name, "password": password, "path": "/alice", "permissions": perms}),
+        )
+        .await;
+        for (op, path) in
+            [("read", "/a.txt"), ("write", "/t.txt"), ("mkdir", "/t"), ("list", "/"), ("delete", "/a.txt")]
+        {
+            let (ftp_path, dav_path) = (format!("{path}.{name}.f"), format!("{path}.{name}.d"));
+            let ftp_script = match op {
+                "read" => format!("ftp.retrbinary('RETR {path}', lambda b: None)"),
+                "write" => format!("ftp.storbinary('STOR /f-{name}.txt', io.BytesIO(b'x'))"),
+                "mkdir" => format!("ftp.mkd('/f-{name}')"),
+                "list" => "list(ftp.mlsd('/'))".to_string(),
+                _ => {
+                    std::fs::copy(r.join("alice/a.txt"), r.join(format!("alice{ftp_path}"))).expect("copy");
+                    format!("ftp.delete('{ftp_path}')")
+                }
+            };
+            let (ftp_ok, out) = py(port, &format!("ftp.login('{name}', '{password}')\n{ftp_script}"));
+            let target = if op == "delete" {
+                std::fs::copy(r.join("alice/a.txt"), r.join(format!("alice{dav_path}"))).expect("copy");
+                dav_path
+            } else {
+                path.to_string()
+            };
+            let dav = dav_ok(&app, name, &password, op, &target).await;
+            assert_eq!(ftp_ok, dav, "{name} {op} {path}: ftp {ftp_ok}, webdav {dav}: {out}");
+            assert_eq!(dav, perms.len() > 3 || matches!(op, "read" | "list"), "{name} {op} {path}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -20,3 +20,4 @@ mod system;
 mod transfer;
 mod users;
 mod web;
+mod webdav;

@@ -22,7 +22,7 @@ fn root(app: &TestApp) -> PathBuf {
 }
 
 /// Path -> SHA-256 of every file below `dir` (symlinks as their target text).
-fn manifest(dir: &Path) -> BTreeMap<String, String> {
+pub(crate) fn manifest(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -46,7 +46,7 @@ fn manifest(dir: &Path) -> BTreeMap<String, String> {
 /// alice reads `/pub` and writes `/alice`; bob writes `/bob`. Links in alice's folder:
 /// `ln_bob -> ../bob`, `ln_root -> ..`, `ln_bfile -> ../bob/b.txt`, `ln_pub -> ../pub`,
 /// `ln_sub -> sub`.
-async fn fixture() -> (TestApp, String, String) {
+pub(crate) async fn fixture() -> (TestApp, String, String) {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let r = root(&app);
@@ -362,4 +362,79 @@ async fn over_ftp_a_link_gives_nothing_outside_the_rules_and_no_account_leaves_i
     assert_eq!(out.matches("refused").count(), 10, "{out}");
     assert_eq!(manifest(&r.join("bob")), bob_before);
     assert_eq!(std::fs::read(r.join("alice/sub/via.txt")).expect("landed"), b"via link");
+}
+
+/// The same links over WebDAV: everything through a link to bob's folder is refused as over
+/// HTTP (403, whether or not the target exists), listings say nothing about its target, and
+/// links inside what alice may do work as their targets.
+#[tokio::test]
+async fn over_webdav_a_link_gives_nothing_outside_the_rules() {
+    let (app, _admin, _alice) = fixture().await;
+    let bob_before = manifest(&root(&app).join("bob"));
+    let dav = |m: &str, p: &str| crate::webdav::dav(&app, m, p, "alice", "alice-password");
+    let dest = |p: &str| format!("{}/dav{p}", app.url);
+    let refused = [
+        dav("GET", "/alice/ln_bob/b.txt"),
+        dav("GET", "/alice/ln_bfile"),
+        dav("GET", "/alice/ln_root/bob/b.txt"),
+        dav("GET", "/alice/ln_bob/nothing-here.txt"),
+        dav("PROPFIND", "/alice/ln_bob/b.txt").header("Depth", "0"),
+        dav("PROPFIND", "/alice/ln_root/bob/").header("Depth", "1"),
+        dav("PUT", "/alice/ln_bob/x.txt").body("x"),
+        dav("PUT", "/alice/ln_bob/b.txt").body("x"),
+        dav("PUT", "/alice/ln_bfile").body("x"),
+        dav("MKCOL", "/alice/ln_bob/d"),
+        dav("DELETE", "/alice/ln_bob/b.txt"),
+        dav("DELETE", "/alice/ln_bob/deep/"),
+        dav("DELETE", "/alice/ln_root/bob/"),
+        dav("MOVE", "/alice/ln_bob/b.txt").header("Destination", dest("/alice/stolen.txt")),
+        dav("MOVE", "/alice/a.txt").header("Destination", dest("/alice/ln_bob/a.txt")),
+        dav("COPY", "/alice/ln_bob/b.txt").header("Destination", dest("/alice/copied.txt")),
+        dav("COPY", "/alice/ln_bob/").header("Destination", dest("/alice/copied/")),
+        dav("COPY", "/alice/a.txt").header("Destination", dest("/alice/ln_root/bob/a.txt")),
+        dav("PROPPATCH", "/alice/ln_bob/b.txt").body(
+            r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:a xmlns:x="urn:x">1</x:a></D:prop></D:set></D:propertyupdate>"#,
+        ),
+    ];
+    for req in refused {
+        let r = req.send().await.expect("dav");
+        let (status, body) = (r.status(), r.text().await.expect("body"));
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(!body.contains("bob's") && !body.contains("deep"), "{body}");
+    }
+    // The link itself is described as HTTP's stat describes it: an empty non-collection.
+    let r = dav("PROPFIND", "/alice/ln_bob/").header("Depth", "1").send().await.expect("propfind");
+    let xml = r.text().await.expect("body");
+    assert!(xml.contains("<D:getcontentlength>0<") && !xml.contains("<D:collection"), "{xml}");
+    assert_eq!(xml.matches("<D:response>").count(), 1, "nothing below it: {xml}");
+    // The listing of her folder shows the foreign links as empty non-collections.
+    let r = dav("PROPFIND", "/alice/").header("Depth", "1").send().await.expect("propfind");
+    assert_eq!(r.status(), StatusCode::MULTI_STATUS);
+    let xml = r.text().await.expect("body");
+    let response_of = |name: &str| -> String {
+        let at = xml.find(&format!("/dav/alice/{name}<")).or_else(|| xml.find(&format!("/dav/alice/{name}/<")));
+        let at = at.unwrap_or_else(|| panic!("{name} listed: {xml}"));
+        xml[at..].split("</D:response>").next().unwrap_or("").to_string()
+    };
+    for name in ["ln_bob", "ln_bfile"] {
+        let e = response_of(name);
+        assert!(!e.contains("<D:collection") && e.contains("<D:getcontentlength>0<"), "{name}: {e}");
+    }
+    assert!(response_of("ln_pub").contains("<D:collection"), "a link to a readable folder works as it");
+    assert!(!xml.contains("b.txt") && !xml.contains("deep"), "{xml}");
+    // Links inside what she may do work as their targets; the read-only one stays read-only.
+    let r = dav("GET", "/alice/ln_pub/p.txt").send().await.expect("get");
+    assert_eq!(r.text().await.expect("body"), "public");
+    let r = dav("PUT", "/alice/ln_pub/x.txt").body("x").send().await.expect("put");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = dav("PUT", "/alice/ln_sub/new.txt").body("via link").send().await.expect("put");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(std::fs::read(root(&app).join("alice/sub/new.txt")).expect("landed"), b"via link");
+    // Deleting a link removes the link, never what it leads to.
+    let r = dav("DELETE", "/alice/ln_bob").send().await.expect("delete");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(std::fs::symlink_metadata(root(&app).join("alice/ln_bob")).is_err());
+    assert!(!root(&app).join("alice/stolen.txt").exists() && !root(&app).join("alice/copied.txt").exists());
+    assert!(!root(&app).join("alice/copied").exists() && !root(&app).join("pub/x.txt").exists());
+    assert_eq!(manifest(&root(&app).join("bob")), bob_before, "bob's files are untouched");
 }

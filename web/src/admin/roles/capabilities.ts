@@ -48,6 +48,8 @@ export const DEFS: readonly Def[] = [
       ['files.move', 'Move files and folders', ['/api/move']],
       ['files.copy', 'Copy files and folders', ['/api/copy']],
       ['files.delete', 'Delete files and folders', ['/api/delete_file', '/api/delete_folder']],
+      // Not an API operation: the role map's key for WebDAV at /dav/ (web users only).
+      ['files.webdav', 'Connect over WebDAV, with the same folders and permissions', ['/dav']],
     ],
   },
   {
