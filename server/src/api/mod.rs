@@ -356,9 +356,12 @@ async fn authenticate(state: &AppState, req: &mut Request, ip: IpAddr, path: &st
             return state.auth.authenticate_token(rest.trim());
         }
         if scheme.eq_ignore_ascii_case("basic") && path.starts_with("/api/v1/") {
-            let (user, pass) = decode_basic(rest.trim())
+            use poem::web::headers::{Authorization, HeaderMapExt as _, authorization::Basic};
+            let creds = req
+                .headers()
+                .typed_get::<Authorization<Basic>>()
                 .ok_or_else(|| AppError::new(Code::Unauthorized, "Malformed Basic credentials"))?;
-            return state.auth.authenticate_basic(&user, &pass, ip).await;
+            return state.auth.authenticate_basic(creds.username(), creds.password(), ip).await;
         }
     }
     if let Some(key) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
@@ -399,14 +402,6 @@ fn authenticate_ticket(state: &AppState, req: &mut Request, endpoint: &str) -> R
     }
     req.extensions_mut().insert(TicketScope(target));
     Ok(principal)
-}
-
-fn decode_basic(b64: &str) -> Option<(String, String)> {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (u, p) = text.split_once(':')?;
-    Some((u.to_string(), p.to_string()))
 }
 
 /// Reads a JSON (or any non-streaming) body with a byte limit counted while reading, so a
